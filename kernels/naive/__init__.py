@@ -1,0 +1,19 @@
+"""The naive backend: explicit loops over every output element, written to be read.
+
+This is the ground truth. Each function computes its formula directly, one output
+(or one gradient contribution) at a time, and is never optimized.
+"""
+from .conv import conv2d_backward, conv2d_forward
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+
+ALGORITHMS = ("loops",)
+
+__all__ = [
+    "ALGORITHMS",
+    "conv2d_forward",
+    "conv2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+]

@@ -1,0 +1,70 @@
+"""Max and average pooling, one window at a time.
+
+Shapes: x (N, C, H, W), y (N, C, OH, OW). Max pooling pads with -inf (padding never
+wins), average pooling pads with zeros that count in the average
+(``count_include_pad=True``, PyTorch's default).
+"""
+import numpy as np
+
+from fastconv.shapes import pool2d_geometry
+
+from .window import pad, unpad, window
+
+
+def max_pool2d_forward(x, kernel, stride, padding):
+    """y[n, c, i, j] = max over the window of x_pad[n, c] at (i*sh .. i*sh+kh-1, j*sw .. j*sw+kw-1)."""
+    g = pool2d_geometry(x, kernel, stride, padding)
+    x_pad = pad(x, g.padding, value=-np.inf)
+    y = np.zeros(g.output_shape, dtype=x.dtype)
+    for n in range(g.N):
+        for c in range(g.C):
+            for i in range(g.OH):
+                for j in range(g.OW):
+                    y[n, c, i, j] = np.max(x_pad[n, c][window(i, j, g.kernel, g.stride)])
+    return y
+
+
+def max_pool2d_backward(dy, x, kernel, stride, padding):
+    """The whole gradient dy[n, c, i, j] goes to the input element that won the max.
+
+    Ties go to the first maximum in row-major order within the window (as PyTorch);
+    a NaN wins over numbers, so the gradient follows a NaN.
+    """
+    g = pool2d_geometry(x, kernel, stride, padding)
+    x_pad = pad(x, g.padding, value=-np.inf)
+    dx_pad = np.zeros_like(x_pad)
+    for n in range(g.N):
+        for c in range(g.C):
+            for i in range(g.OH):
+                for j in range(g.OW):
+                    rows, cols = window(i, j, g.kernel, g.stride)
+                    r, s = np.unravel_index(np.argmax(x_pad[n, c, rows, cols]), g.kernel)
+                    dx_pad[n, c, rows.start + r, cols.start + s] += dy[n, c, i, j]
+    return unpad(dx_pad, g.padding)
+
+
+def avg_pool2d_forward(x, kernel, stride, padding):
+    """y[n, c, i, j] = sum of the window of x_pad[n, c] / (kh * kw), zeros of the padding included."""
+    g = pool2d_geometry(x, kernel, stride, padding)
+    x_pad = pad(x, g.padding)
+    area = g.kernel[0] * g.kernel[1]
+    y = np.zeros(g.output_shape, dtype=x.dtype)
+    for n in range(g.N):
+        for c in range(g.C):
+            for i in range(g.OH):
+                for j in range(g.OW):
+                    y[n, c, i, j] = np.sum(x_pad[n, c][window(i, j, g.kernel, g.stride)]) / area
+    return y
+
+
+def avg_pool2d_backward(dy, x, kernel, stride, padding):
+    """Every element of a window receives an equal share dy[n, c, i, j] / (kh * kw)."""
+    g = pool2d_geometry(x, kernel, stride, padding)
+    area = g.kernel[0] * g.kernel[1]
+    dx_pad = np.zeros_like(pad(x, g.padding))
+    for n in range(g.N):
+        for c in range(g.C):
+            for i in range(g.OH):
+                for j in range(g.OW):
+                    dx_pad[n, c][window(i, j, g.kernel, g.stride)] += dy[n, c, i, j] / area
+    return unpad(dx_pad, g.padding)
