@@ -1,0 +1,59 @@
+"""conv2d as matrix products (im2col + GEMM).
+
+The naive kernel takes one dot product per output pixel. Here every window is first
+copied into a column of the matrix ``cols`` (C*R*S, N*OH*OW) ("im2col"); then the whole
+convolution is one matrix product with the filters seen as a (K, C*R*S) matrix, which
+BLAS runs at near the machine's peak. The gradients are two more products:
+
+    y     = W @ cols            (K, N*OH*OW)
+    dW    = dY @ cols.T         (K, C*R*S)
+    dcols = W.T @ dY            (C*R*S, N*OH*OW), summed back into dx ("col2im")
+"""
+import numpy as np
+
+from fastconv.buffers import empty
+from fastconv.shapes import conv2d_geometry
+
+from .windows import add_windows, pad, windows
+
+
+def im2col(x, g):
+    """The (C*R*S, N*OH*OW) column matrix: column (n, i, j) holds the window of y[n, :, i, j]."""
+    view = windows(pad(x, g.padding), (g.R, g.S), g.stride, g.dilation)  # N, C, OH, OW, R, S
+    return view.transpose(1, 4, 5, 0, 2, 3).reshape(g.C * g.R * g.S, g.N * g.OH * g.OW)
+
+
+def col2im(cols, g):
+    """Sum each column entry back into the input pixel it was copied from: dx (N, C, H, W)."""
+    per_window = cols.reshape(g.C, g.R, g.S, g.N, g.OH, g.OW).transpose(3, 0, 4, 5, 1, 2)
+    padded = (g.N, g.C, g.H + 2 * g.padding[0], g.W + 2 * g.padding[1])
+    return add_windows(per_window, padded, g.padding, g.stride, g.dilation)
+
+
+def _to_matrix(y, g):
+    """(N, K, OH, OW) -> (K, N*OH*OW), the layout of the GEMMs."""
+    return y.transpose(1, 0, 2, 3).reshape(g.K, g.N * g.OH * g.OW)
+
+
+def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
+    """One GEMM: y = w (K, C*R*S) @ im2col(x) (C*R*S, N*OH*OW), then bias."""
+    g = conv2d_geometry(x, w, b, stride, padding, dilation)
+    y_matrix = w.reshape(g.K, -1) @ im2col(x, g)
+    y = empty(g.output_shape, x.dtype)
+    y[...] = y_matrix.reshape(g.K, g.N, g.OH, g.OW).transpose(1, 0, 2, 3)
+    if b is not None:
+        y += b.reshape(1, g.K, 1, 1)
+    return y
+
+
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
+    """dw = dy @ cols.T and dx = col2im(w.T @ dy): two GEMMs, db a sum."""
+    g = conv2d_geometry(x, w, None, stride, padding, dilation)
+    dy_matrix = _to_matrix(dy, g)
+    dw = empty(g.weight_shape, w.dtype)
+    dw[...] = (dy_matrix @ im2col(x, g).T).reshape(g.weight_shape)
+    dx = empty(g.input_shape, x.dtype)
+    dx[...] = col2im(w.reshape(g.K, -1).T @ dy_matrix, g)
+    db = empty((g.K,), dy.dtype)
+    db[...] = dy_matrix.sum(axis=1)
+    return dx, dw, db
