@@ -15,11 +15,16 @@ The output size of a convolution or pooling window along one axis is::
 from __future__ import annotations
 
 import numbers
+import os
 from typing import NamedTuple
 
 import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# im2col kernels work through the batch in chunks whose column matrix fits in this much
+# memory, so that a big batch never needs one giant buffer (nor its page faults).
+WORKSPACE_BYTES = 256 * 2**20
 
 
 class ConvGeometry(NamedTuple):
@@ -200,3 +205,32 @@ def pool2d_geometry(x, kernel_size, stride=None, padding=0) -> PoolGeometry:
             f"kernel_size {kernel}, stride {stride}, padding {padding}"
         )
     return PoolGeometry(N, C, H, W, kernel, OH, OW, stride, padding)
+
+
+def physical_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def im2col_bytes(g: ConvGeometry, itemsize: int, images: int = 1) -> int:
+    """Size of the (C*R*S, images*OH*OW) column matrix of ``images`` images."""
+    return g.C * g.R * g.S * g.OH * g.OW * images * itemsize
+
+
+def batch_chunks(g: ConvGeometry, itemsize: int, workspace: int | None = None):
+    """Split the batch into ``(start, stop)`` ranges whose im2col matrix fits ``workspace``
+    bytes (default :data:`WORKSPACE_BYTES`).
+
+    Raises MemoryError, with the sizes, before anything is allocated when the column
+    matrix of a single image would not fit in this machine's memory.
+    """
+    per_image = im2col_bytes(g, itemsize)
+    if per_image > physical_memory_bytes():
+        raise MemoryError(
+            f"conv2d with x {g.input_shape} and w {g.weight_shape} needs an im2col buffer of "
+            f"{per_image / 2**30:.1f} GiB per image, more than this machine's "
+            f"{physical_memory_bytes() / 2**30:.1f} GiB of memory; use a direct algorithm "
+            f"(e.g. backend='numba:direct') or a smaller input"
+        )
+    workspace = WORKSPACE_BYTES if workspace is None else workspace
+    step = max(1, workspace // max(per_image, 1))
+    return [(start, min(start + step, g.N)) for start in range(0, g.N, step)] or [(0, 0)]

@@ -8,11 +8,14 @@ BLAS runs at near the machine's peak. The gradients are two more products:
     y     = W @ cols            (K, N*OH*OW)
     dW    = dY @ cols.T         (K, C*R*S)
     dcols = W.T @ dY            (C*R*S, N*OH*OW), summed back into dx ("col2im")
+
+The batch is processed in chunks whose column matrix fits a fixed workspace
+(:func:`fastconv.shapes.batch_chunks`), so memory stays bounded for any batch size.
 """
 import numpy as np
 
 from fastconv.buffers import empty
-from fastconv.shapes import conv2d_geometry
+from fastconv.shapes import batch_chunks, conv2d_geometry
 
 from .windows import add_windows, pad, windows
 
@@ -35,25 +38,36 @@ def _to_matrix(y, g):
     return y.transpose(1, 0, 2, 3).reshape(g.K, g.N * g.OH * g.OW)
 
 
+def _from_matrix(y_matrix, g):
+    """(K, N*OH*OW) -> (N, K, OH, OW), the inverse of :func:`_to_matrix`."""
+    return y_matrix.reshape(g.K, g.N, g.OH, g.OW).transpose(1, 0, 2, 3)
+
+
 def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
-    """One GEMM: y = w (K, C*R*S) @ im2col(x) (C*R*S, N*OH*OW), then bias."""
+    """One GEMM per batch chunk: y = w (K, C*R*S) @ im2col(x) (C*R*S, n*OH*OW), then bias."""
     g = conv2d_geometry(x, w, b, stride, padding, dilation)
-    y_matrix = w.reshape(g.K, -1) @ im2col(x, g)
+    w_matrix = w.reshape(g.K, -1)
     y = empty(g.output_shape, x.dtype)
-    y[...] = y_matrix.reshape(g.K, g.N, g.OH, g.OW).transpose(1, 0, 2, 3)
+    for start, stop in batch_chunks(g, x.itemsize):
+        chunk = g._replace(N=stop - start)
+        y[start:stop] = _from_matrix(w_matrix @ im2col(x[start:stop], chunk), chunk)
     if b is not None:
         y += b.reshape(1, g.K, 1, 1)
     return y
 
 
 def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
-    """dw = dy @ cols.T and dx = col2im(w.T @ dy): two GEMMs, db a sum."""
+    """Per batch chunk: dw += dy @ cols.T and dx = col2im(w.T @ dy); db is a sum."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
-    dy_matrix = _to_matrix(dy, g)
-    dw = empty(g.weight_shape, w.dtype)
-    dw[...] = (dy_matrix @ im2col(x, g).T).reshape(g.weight_shape)
+    w_matrix = w.reshape(g.K, -1)
     dx = empty(g.input_shape, x.dtype)
-    dx[...] = col2im(w.reshape(g.K, -1).T @ dy_matrix, g)
+    dw = empty(g.weight_shape, w.dtype)
+    dw[...] = 0
+    for start, stop in batch_chunks(g, x.itemsize):
+        chunk = g._replace(N=stop - start)
+        dy_matrix = _to_matrix(dy[start:stop], chunk)
+        dw += (dy_matrix @ im2col(x[start:stop], chunk).T).reshape(g.weight_shape)
+        dx[start:stop] = col2im(w_matrix.T @ dy_matrix, chunk)
     db = empty((g.K,), dy.dtype)
-    db[...] = dy_matrix.sum(axis=1)
+    db[...] = dy.sum(axis=(0, 2, 3))
     return dx, dw, db
