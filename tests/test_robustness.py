@@ -1,0 +1,87 @@
+"""Hostile but valid input: NaN and infinities, huge shapes, several threads at once."""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastconv.functional as F
+from fastconv import shapes
+from helpers import assert_close
+
+
+def _special_values(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    picks = rng.choice(flat.size, size=6, replace=False)
+    flat[picks[:2]], flat[picks[2:4]], flat[picks[4:]] = np.nan, np.inf, -np.inf
+    return x
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_and_inf_propagate_as_ieee_says(kernel, dtype):
+    """Same NaN/inf pattern as the naive kernels: never a crash, never a silent number."""
+    x = _special_values((2, 3, 9, 8), dtype, seed=1)
+    w = np.random.default_rng(2).standard_normal((4, 3, 3, 3)).astype(dtype)
+    args = dict(stride=1, padding=1)
+    y = F.conv2d(x, w, **args, backend=kernel.spec)
+    assert_close(y, F.conv2d(x, w, **args, backend="naive"), dtype, "conv2d with NaN/inf")
+    dy = np.ones_like(y)
+    for got, want in zip(F.conv2d_backward(dy, x, w, **args, backend=kernel.spec),
+                         F.conv2d_backward(dy, x, w, **args, backend="naive")):
+        assert_close(got, want, dtype, "conv2d_backward with NaN/inf")
+    for kind in ("max", "avg"):
+        forward, backward = getattr(F, f"{kind}_pool2d"), getattr(F, f"{kind}_pool2d_backward")
+        y = forward(x, 3, 2, 1, backend=kernel.backend)
+        assert_close(y, forward(x, 3, 2, 1, backend="naive"), dtype, f"{kind}_pool2d with NaN/inf")
+        dy = np.ones_like(y)
+        assert_close(backward(dy, x, 3, 2, 1, backend=kernel.backend),
+                     backward(dy, x, 3, 2, 1, backend="naive"), dtype, f"{kind}_pool2d_backward")
+
+
+def test_max_pool_follows_nan_like_pytorch():
+    x = np.array([[1.0, np.nan], [5.0, 2.0]])[None, None]
+    assert np.isnan(F.max_pool2d(x, 2, backend="naive")[0, 0, 0, 0])
+    dx = F.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, 2, backend="naive")
+    np.testing.assert_array_equal(dx[0, 0], [[0, 1], [0, 0]])
+
+
+def test_an_im2col_buffer_that_cannot_fit_is_refused_before_allocating():
+    x = np.zeros((1, 64, 512, 512), dtype=np.float32)
+    w = np.zeros((1, 64, 64, 64), dtype=np.float32)
+    with pytest.raises(MemoryError, match=r"needs an im2col buffer of \d+\.\d GiB per image"):
+        F.conv2d(x, w, padding=32, backend="numpy")
+
+
+def test_big_batches_are_worked_through_in_chunks(monkeypatch):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((7, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2))
+    dy = rng.standard_normal((7, 3, 4, 4))
+    whole = F.conv2d(x, w, backend="numpy"), F.conv2d_backward(dy, x, w, backend="numpy")
+    g = shapes.conv2d_geometry(x, w)
+    monkeypatch.setattr(shapes, "WORKSPACE_BYTES", 2 * shapes.im2col_bytes(g, 8))
+    assert len(shapes.batch_chunks(g, 8)) == 4
+    np.testing.assert_allclose(F.conv2d(x, w, backend="numpy"), whole[0], rtol=1e-12)
+    for got, want in zip(F.conv2d_backward(dy, x, w, backend="numpy"), whole[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_threads_calling_one_backend_at_once_get_correct_results(kernel):
+    rng = np.random.default_rng(4)
+    problems = [(rng.standard_normal((3, 4, 12, 11)).astype(np.float32),
+                 rng.standard_normal((5, 4, 3, 3)).astype(np.float32)) for _ in range(8)]
+
+    def work(problem):
+        x, w = problem
+        y = F.conv2d(x, w, padding=1, backend=kernel.spec)
+        return y, F.conv2d_backward(y, x, w, padding=1, backend=kernel.spec), F.max_pool2d(y, 2, backend=kernel.backend)
+
+    expected = [work(p) for p in problems]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, problems * 2))
+    for got, want in zip(results, expected * 2):
+        np.testing.assert_array_equal(got[0], want[0])
+        for g, e in zip(got[1], want[1]):
+            np.testing.assert_array_equal(g, e)
+        np.testing.assert_array_equal(got[2], want[2])
