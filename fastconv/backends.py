@@ -15,7 +15,9 @@ Arguments arrive validated (see :mod:`fastconv.shapes`): C-contiguous NCHW array
 one float dtype, and pairs of ints. ``algorithm=None`` lets the backend choose.
 
 A backend is named on its own (``"numba"``) or with an algorithm (``"numba:im2col"``).
-``"auto"`` picks the first available backend of :data:`AUTO_PREFERENCE`.
+``"auto"``, in the functional API, is the fastest kernel for each op and shape by
+measurement (:mod:`fastconv.autotune`); where nothing is measured it is the first
+available backend of :data:`AUTO_PREFERENCE`.
 """
 from __future__ import annotations
 

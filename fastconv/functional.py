@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import autotune
 from .backends import get_backend, resolve
 from .shapes import check_dy, check_same_dtype, conv2d_geometry, pool2d_geometry
 
@@ -30,12 +31,18 @@ __all__ = [
 ]
 
 
-def _backend_for(backend, *arrays):
-    """Resolve the backend; GPU arrays under 'auto' go to the cuda backend."""
+def _run(op, backend, arrays, params, call):
+    """Pick the backend spec and run ``call(spec)``.
+
+    ``auto`` sends GPU arrays to the cuda backend and otherwise asks
+    :mod:`fastconv.autotune` for the fastest kernel of this op and shape.
+    """
     spec = get_backend() if backend is None else backend
     if spec == "auto" and any(hasattr(a, "__cuda_array_interface__") for a in arrays):
         spec = "cuda"
-    return resolve(spec)
+    if spec == "auto":
+        spec = autotune.choose(op, arrays, params, call)
+    return call(spec)
 
 
 def _contiguous(*arrays):
@@ -43,12 +50,19 @@ def _contiguous(*arrays):
     return tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a for a in arrays)
 
 
+ALL = slice(None)
+
+
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, *, backend=None):
     """2-D cross-correlation of x (N, C, H, W) with w (K, C, R, S), plus b (K,)."""
     g = conv2d_geometry(x, w, b, stride, padding, dilation)
-    module, algorithm = _backend_for(backend, x, w, b)
     x, w, b = _contiguous(x, w, b)
-    return module.conv2d_forward(x, w, b, g.stride, g.padding, g.dilation, algorithm=algorithm)
+
+    def call(spec, images=ALL):
+        module, algorithm = resolve(spec)
+        return module.conv2d_forward(x[images], w, b, g.stride, g.padding, g.dilation, algorithm=algorithm)
+
+    return _run("conv2d", backend, (x, w, b), (g.stride, g.padding, g.dilation), call)
 
 
 def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, backend=None):
@@ -56,25 +70,36 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, backend=None):
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     check_dy(dy, g.output_shape, "conv2d")
     check_same_dtype(dy=dy, x=x, w=w)
-    module, algorithm = _backend_for(backend, dy, x, w)
     dy, x, w = _contiguous(dy, x, w)
-    return module.conv2d_backward(dy, x, w, g.stride, g.padding, g.dilation, algorithm=algorithm)
+
+    def call(spec, images=ALL):
+        module, algorithm = resolve(spec)
+        return module.conv2d_backward(dy[images], x[images], w, g.stride, g.padding, g.dilation,
+                                      algorithm=algorithm)
+
+    return _run("conv2d_backward", backend, (dy, x, w), (g.stride, g.padding, g.dilation), call)
 
 
 def _pool(op, x, kernel_size, stride, padding, backend):
     g = pool2d_geometry(x, kernel_size, stride, padding)
-    module, _ = _backend_for(backend, x)
     (x,) = _contiguous(x)
-    return getattr(module, op)(x, g.kernel, g.stride, g.padding)
+
+    def call(spec, images=ALL):
+        return getattr(resolve(spec)[0], op)(x[images], g.kernel, g.stride, g.padding)
+
+    return _run(op, backend, (x,), (g.kernel, g.stride, g.padding), call)
 
 
 def _pool_backward(op, dy, x, kernel_size, stride, padding, backend):
     g = pool2d_geometry(x, kernel_size, stride, padding)
     check_dy(dy, g.output_shape, op.split("_backward")[0])
     check_same_dtype(dy=dy, x=x)
-    module, _ = _backend_for(backend, dy, x)
     dy, x = _contiguous(dy, x)
-    return getattr(module, op)(dy, x, g.kernel, g.stride, g.padding)
+
+    def call(spec, images=ALL):
+        return getattr(resolve(spec)[0], op)(dy[images], x[images], g.kernel, g.stride, g.padding)
+
+    return _run(op, backend, (dy, x), (g.kernel, g.stride, g.padding), call)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, *, backend=None):

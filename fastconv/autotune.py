@@ -1,0 +1,161 @@
+"""The ``auto`` backend: the fastest correct kernel for each op and shape, by measurement.
+
+The first time ``auto`` meets an (op, shapes, dtype) it times every available
+(backend, algorithm) on the very call's inputs, after a warm-up call (so Numba's
+compilation is not counted), and keeps the fastest one whose result agrees with the
+naive kernel on the first image of the batch. The choice is remembered in memory and
+in a small JSON file per machine, keyed by op, shapes, dtype, thread count and library
+versions, so later processes start with it:
+
+    $FASTCONV_CACHE_DIR/autotune.json   (default: $XDG_CACHE_HOME/fastconv or ~/.cache/fastconv)
+
+Writers take an exclusive lock and replace the file atomically, so two processes never
+corrupt it; a file that cannot be parsed is ignored and rebuilt. ``FASTCONV_AUTOTUNE=0``
+turns measuring off: ``auto`` then takes the first available backend of
+:data:`fastconv.backends.AUTO_PREFERENCE`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .backends import available_kernels, resolve
+
+REPEATS = 3
+_memory: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def cache_path() -> Path:
+    root = os.environ.get("FASTCONV_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    ) / "fastconv"
+    return Path(root) / "autotune.json"
+
+
+def enabled() -> bool:
+    return os.environ.get("FASTCONV_AUTOTUNE", "1") != "0"
+
+
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def _versions() -> str:
+    import numba
+
+    return f"fastconv {__version__}, numpy {np.__version__}, numba {numba.__version__}"
+
+
+def cache_key(op: str, arrays, params) -> str:
+    shapes = " ".join("x".join(map(str, a.shape)) for a in arrays if a is not None)
+    dtype = np.dtype(arrays[0].dtype).name
+    return f"{op} {shapes} {params} {dtype} threads={_threads()} ({_versions()})"
+
+
+def read_cache() -> dict[str, str]:
+    """The cache file's entries; an unreadable or malformed file counts as empty."""
+    try:
+        entries = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_cache_entry(key: str, spec: str) -> None:
+    """Add one entry: lock, re-read, write a temporary file, rename it over the old one."""
+    path = cache_path()
+    try:
+        with _file_lock(path):
+            entries = read_cache()
+            entries[key] = spec
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+                json.dump(entries, tmp, indent=1, sort_keys=True)
+            os.replace(tmp.name, path)
+    except OSError:
+        pass  # a read-only or full disk only costs a re-measurement next time
+
+
+def seconds(call, spec: str) -> float:
+    """Median time of ``call(spec)`` after one warm-up call (compilation, page faults)."""
+    call(spec)
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        call(spec)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _agrees(result, reference) -> bool:
+    results = result if isinstance(result, tuple) else (result,)
+    references = reference if isinstance(reference, tuple) else (reference,)
+    tolerance = dict(rtol=1e-3, atol=1e-4)
+    return all(
+        np.allclose(np.asarray(r, dtype=np.float64), ref, equal_nan=True, **tolerance)
+        for r, ref in zip(results, references)
+    )
+
+
+def measure(call) -> str:
+    """Time every CPU kernel on ``call(spec)``; return the fastest that agrees with naive.
+
+    ``call(spec, images=slice(0, 1))`` computes the op on the first image of the batch
+    alone, which is all the (slow) naive kernel is asked for.
+    """
+    first_image = slice(0, 1)
+    reference = call("naive", first_image)
+    timings = {}
+    for kernel in available_kernels():
+        if kernel.backend in ("naive", "cuda"):
+            continue
+        if _agrees(call(kernel.spec, first_image), reference):
+            timings[kernel.spec] = seconds(call, kernel.spec)
+    return min(timings, key=timings.get) if timings else "naive"
+
+
+def _runs_here(spec: str) -> bool:
+    try:
+        resolve(spec)
+    except (ValueError, RuntimeError):
+        return False
+    return True
+
+
+def choose(op: str, arrays, params, call) -> str:
+    """The backend spec that ``auto`` uses for this call (measured once, then remembered)."""
+    if not enabled() or arrays[0].shape[0] == 0:
+        return "auto"
+    key = cache_key(op, arrays, params)
+    with _lock:
+        spec = _memory.get(key) or read_cache().get(key)
+        if spec is None or not _runs_here(spec):
+            spec = measure(call)
+            write_cache_entry(key, spec)
+        _memory[key] = spec
+    return spec

@@ -1,0 +1,95 @@
+"""The auto backend: measured choice, correctness guard, and a cache file that survives abuse."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv.functional as F
+from fastconv import autotune
+from fastconv.backends import available_kernels
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("FASTCONV_AUTOTUNE", "1")
+    monkeypatch.setattr(autotune, "_memory", {})
+    return tmp_path / "autotune.json"
+
+
+def _problem(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((3, 2, 9, 8)).astype(np.float32), rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+
+
+def test_auto_measures_once_and_remembers_on_disk(fresh_cache):
+    x, w = _problem()
+    y = F.conv2d(x, w, padding=1, backend="auto")
+    np.testing.assert_allclose(y, F.conv2d(x, w, padding=1, backend="naive"), rtol=1e-4, atol=1e-5)
+    entries = json.loads(fresh_cache.read_text())
+    (key, spec), = entries.items()
+    assert key.startswith("conv2d 3x2x9x8 4x2x3x3 ((1, 1), (1, 1), (1, 1)) float32 threads=")
+    assert spec in {k.spec for k in available_kernels()} and not spec.startswith("naive")
+
+
+def test_auto_picks_the_fastest_but_never_one_that_disagrees_with_naive(fresh_cache, monkeypatch):
+    import fastconv.kernels.numpy as numpy_backend
+
+    monkeypatch.setattr(autotune, "seconds", lambda call, spec: 0.0 if spec.startswith("numpy") else 1.0)
+    x, _ = _problem()
+    F.max_pool2d(x, 2, backend="auto")
+    assert json.loads(fresh_cache.read_text()).popitem()[1] == "numpy:im2col"
+
+    real = numpy_backend.max_pool2d_forward
+    monkeypatch.setattr(numpy_backend, "max_pool2d_forward", lambda *a: real(*a) + 1)
+    F.max_pool2d(x, 3, backend="auto")
+    chosen = [spec for key, spec in json.loads(fresh_cache.read_text()).items() if "((3, 3)," in key]
+    assert chosen and not chosen[0].startswith("numpy")
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(fresh_cache):
+    fresh_cache.write_text("{ this is not json")
+    x, w = _problem()
+    F.conv2d(x, w, backend="auto")
+    assert len(json.loads(fresh_cache.read_text())) == 1
+    fresh_cache.write_text(json.dumps(["a", "list"]))
+    autotune._memory.clear()
+    F.conv2d(x, w, backend="auto")
+    assert len(json.loads(fresh_cache.read_text())) == 1
+
+
+def test_a_cached_choice_that_no_longer_runs_is_measured_again(fresh_cache):
+    x, w = _problem()
+    key = autotune.cache_key("conv2d", (x, w, None), ((1, 1), (0, 0), (1, 1)))
+    fresh_cache.write_text(json.dumps({key: "fortran:loops"}))
+    F.conv2d(x, w, backend="auto")
+    assert json.loads(fresh_cache.read_text())[key] != "fortran:loops"
+
+
+def test_two_processes_writing_at_once_keep_a_valid_file(fresh_cache):
+    script = (
+        "import sys; from fastconv import autotune\n"
+        "for i in range(40): autotune.write_cache_entry(f'{sys.argv[1]} {i}', 'numpy:im2col')\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, name]) for name in ("a", "b")]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    entries = json.loads(fresh_cache.read_text())
+    assert len(entries) == 80
+
+
+def test_measuring_can_be_switched_off(fresh_cache, monkeypatch):
+    monkeypatch.setenv("FASTCONV_AUTOTUNE", "0")
+    x, w = _problem()
+    F.conv2d(x, w, backend="auto")
+    assert not fresh_cache.exists()
+
+
+def test_an_unwritable_cache_costs_only_a_measurement(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(blocker / "sub"))
+    monkeypatch.setattr(autotune, "_memory", {})
+    x, w = _problem()
+    assert F.conv2d(x, w, backend="auto").shape == (3, 4, 7, 6)
