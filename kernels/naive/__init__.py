@@ -3,17 +3,13 @@
 This is the ground truth. Each function computes its formula directly, one output
 (or one gradient contribution) at a time, and is never optimized.
 """
-from .conv import conv2d_backward, conv2d_forward
-from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from .conv import conv2d_backward, conv2d_forward  # noqa: F401 (the backend contract)
+from .pool import (  # noqa: F401 (the backend contract)
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 
 ALGORITHMS = ("loops",)
 
-__all__ = [
-    "ALGORITHMS",
-    "conv2d_forward",
-    "conv2d_backward",
-    "max_pool2d_forward",
-    "max_pool2d_backward",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-]
