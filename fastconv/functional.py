@@ -19,7 +19,7 @@ import numpy as np
 
 from . import autotune
 from .backends import get_backend, resolve
-from .shapes import check_dy, check_same_dtype, conv2d_geometry, pool2d_geometry
+from .shapes import check_dy, check_same_dtype, conv2d_geometry, is_device_array, pool2d_geometry
 
 __all__ = [
     "conv2d",
@@ -38,7 +38,7 @@ def _run(op, backend, arrays, params, call):
     :mod:`fastconv.autotune` for the fastest kernel of this op and shape.
     """
     spec = get_backend() if backend is None else backend
-    if spec == "auto" and any(hasattr(a, "__cuda_array_interface__") for a in arrays):
+    if spec == "auto" and any(is_device_array(a) for a in arrays):
         spec = "cuda"
     if spec == "auto":
         spec = autotune.choose(op, arrays, params, call)

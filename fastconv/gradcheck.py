@@ -84,11 +84,12 @@ class CheckResult:
         return bool(np.isfinite(self.error) and self.error <= self.tolerance)
 
 
-# Shapes of each check: small for the elementwise tier, larger for the directional one.
+# Input shapes: "small" suits the elementwise tier, "large" the directional one.
 SIZES = {
-    "elementwise": dict(x=(2, 2, 5, 6), w=(3, 2, 3, 2), pool_x=(2, 2, 5, 6)),
-    "directional": dict(x=(4, 6, 16, 15), w=(8, 6, 3, 3), pool_x=(4, 6, 16, 15)),
+    "small": dict(x=(2, 2, 5, 6), w=(3, 2, 3, 2), pool_x=(2, 2, 5, 6)),
+    "large": dict(x=(4, 6, 16, 15), w=(8, 6, 3, 3), pool_x=(4, 6, 16, 15)),
 }
+DEFAULT_SIZE = {"elementwise": "small", "directional": "large"}
 CONV_ARGS = dict(stride=(1, 2), padding=(1, 0), dilation=(1, 2))
 POOL_ARGS = dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1))
 
@@ -136,16 +137,19 @@ PROBLEMS = {
 }
 
 
-def check_op(op: str, backend: str, method: str = "elementwise", seed: int = 0) -> CheckResult:
-    """Check one op's backward against finite differences of its forward on ``backend``."""
+def check_op(op: str, backend: str, method: str = "elementwise", seed: int = 0, size=None) -> CheckResult:
+    """Check one op's backward against finite differences of its forward on ``backend``.
+
+    ``size`` ("small" or "large") picks the input shapes; by default the method's own.
+    """
+    if method not in DEFAULT_SIZE:
+        raise ValueError(f"method must be 'elementwise' or 'directional', got {method!r}")
     rng = np.random.default_rng(seed)
-    inputs, loss, grads = PROBLEMS[op](backend, rng, method)
+    inputs, loss, grads = PROBLEMS[op](backend, rng, size or DEFAULT_SIZE[method])
     if method == "elementwise":
         error = elementwise_error(loss, inputs, grads)
-    elif method == "directional":
-        error = directional_error(loss, inputs, grads, rng)
     else:
-        raise ValueError(f"method must be 'elementwise' or 'directional', got {method!r}")
+        error = directional_error(loss, inputs, grads, rng)
     return CheckResult(op, backend, method, error)
 
 

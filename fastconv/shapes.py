@@ -105,9 +105,14 @@ def as_pair(value, name: str, *, minimum: int) -> tuple[int, int]:
     return pair
 
 
+def is_device_array(a) -> bool:
+    """GPU arrays: anything with ``__cuda_array_interface__``, and Numba's (also simulated) ones."""
+    return hasattr(a, "__cuda_array_interface__") or hasattr(a, "copy_to_host")
+
+
 def is_array(a) -> bool:
-    """True for NumPy arrays and for GPU arrays exposing ``__cuda_array_interface__``."""
-    return isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")
+    """True for NumPy arrays and GPU arrays."""
+    return isinstance(a, np.ndarray) or is_device_array(a)
 
 
 def check_array(a, name: str, ndim: int):
