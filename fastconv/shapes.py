@@ -151,33 +151,37 @@ def check_dy(dy, expected_shape, what: str):
 
 
 def conv2d_geometry(x, w, b=None, stride=1, padding=0, dilation=1) -> ConvGeometry:
-    """Validate conv2d arguments and return the geometry (PyTorch semantics)."""
+    """Validate conv2d arguments (arrays included) and return the geometry."""
     check_array(x, "x", 4)
     check_array(w, "w", 4)
     if b is not None:
         check_array(b, "b", 1)
     check_same_dtype(x=x, w=w, b=b)
+    return conv_geometry(x.shape, w.shape, stride, padding, dilation, None if b is None else b.shape)
+
+
+def conv_geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, b_shape=None) -> ConvGeometry:
+    """Validate the shapes and hyper-parameters of a conv2d (PyTorch semantics)."""
     stride = as_pair(stride, "stride", minimum=1)
     padding = as_pair(padding, "padding", minimum=0)
     dilation = as_pair(dilation, "dilation", minimum=1)
-    N, C, H, W = (int(d) for d in x.shape)
-    K, Cw, R, S = (int(d) for d in w.shape)
+    N, C, H, W = (int(d) for d in x_shape)
+    K, Cw, R, S = (int(d) for d in w_shape)
+    x_shape, w_shape = (N, C, H, W), (K, Cw, R, S)
     if C < 1 or K < 1 or R < 1 or S < 1:
         raise ValueError(
             f"x and w need at least one channel, filter and kernel element, "
-            f"got x {tuple(x.shape)} and w {tuple(w.shape)}"
+            f"got x {x_shape} and w {w_shape}"
         )
     if Cw != C:
-        raise ValueError(
-            f"w has {Cw} input channels but x has {C}: x {tuple(x.shape)}, w {tuple(w.shape)}"
-        )
-    if b is not None and tuple(b.shape) != (K,):
-        raise ValueError(f"b must have shape ({K},) to match w {tuple(w.shape)}, got {tuple(b.shape)}")
+        raise ValueError(f"w has {Cw} input channels but x has {C}: x {x_shape}, w {w_shape}")
+    if b_shape is not None and tuple(b_shape) != (K,):
+        raise ValueError(f"b must have shape ({K},) to match w {w_shape}, got {tuple(b_shape)}")
     OH = output_size(H, R, stride[0], padding[0], dilation[0])
     OW = output_size(W, S, stride[1], padding[1], dilation[1])
     if OH < 1 or OW < 1:
         raise ValueError(
-            f"conv2d output would be empty ({OH}x{OW}): x {tuple(x.shape)}, w {tuple(w.shape)}, "
+            f"conv2d output would be empty ({OH}x{OW}): x {x_shape}, w {w_shape}, "
             f"stride {stride}, padding {padding}, dilation {dilation}; the dilated kernel "
             f"({dilation[0] * (R - 1) + 1}x{dilation[1] * (S - 1) + 1}) is larger than the "
             f"padded input ({H + 2 * padding[0]}x{W + 2 * padding[1]})"
@@ -186,12 +190,17 @@ def conv2d_geometry(x, w, b=None, stride=1, padding=0, dilation=1) -> ConvGeomet
 
 
 def pool2d_geometry(x, kernel_size, stride=None, padding=0) -> PoolGeometry:
-    """Validate pooling arguments and return the geometry (PyTorch semantics).
+    """Validate pooling arguments (the array included) and return the geometry."""
+    check_array(x, "x", 4)
+    return pool_geometry(x.shape, kernel_size, stride, padding)
+
+
+def pool_geometry(x_shape, kernel_size, stride=None, padding=0) -> PoolGeometry:
+    """Validate the shape and hyper-parameters of a pooling (PyTorch semantics).
 
     ``stride=None`` means ``stride = kernel_size``. As in PyTorch, padding may be at
     most half the kernel, so that every window holds at least one real input element.
     """
-    check_array(x, "x", 4)
     kernel = as_pair(kernel_size, "kernel_size", minimum=1)
     stride = kernel if stride is None else as_pair(stride, "stride", minimum=1)
     padding = as_pair(padding, "padding", minimum=0)
@@ -199,14 +208,14 @@ def pool2d_geometry(x, kernel_size, stride=None, padding=0) -> PoolGeometry:
         raise ValueError(
             f"padding {padding} must be at most half of kernel_size {kernel}"
         )
-    N, C, H, W = (int(d) for d in x.shape)
+    N, C, H, W = (int(d) for d in x_shape)
     if C < 1:
-        raise ValueError(f"x needs at least one channel, got shape {tuple(x.shape)}")
+        raise ValueError(f"x needs at least one channel, got shape {(N, C, H, W)}")
     OH = output_size(H, kernel[0], stride[0], padding[0])
     OW = output_size(W, kernel[1], stride[1], padding[1])
     if OH < 1 or OW < 1:
         raise ValueError(
-            f"pooling output would be empty ({OH}x{OW}): x {tuple(x.shape)}, "
+            f"pooling output would be empty ({OH}x{OW}): x {(N, C, H, W)}, "
             f"kernel_size {kernel}, stride {stride}, padding {padding}"
         )
     return PoolGeometry(N, C, H, W, kernel, OH, OW, stride, padding)

@@ -5,12 +5,17 @@ import os
 
 import numpy as np
 
-from fastconv.backends import available_kernels
+from fastconv.backends import available_backends, available_kernels
 from fastconv.shapes import output_size
 
 KERNELS = available_kernels()
 ACCELERATED = [k for k in KERNELS if k.backend != "naive"]
 SIMULATED_CUDA = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+# Backends that layer and model tests run on. Training even a tiny model on the simulated
+# GPU (~250 us per thread) takes many minutes; there the cuda kernels are proven op by op
+# (tests/test_kernels.py, tests/test_gradcheck.py, tests/test_cuda.py) instead.
+MODEL_BACKENDS = [b for b in available_backends() if not (b == "cuda" and SIMULATED_CUDA)]
 
 # float32 kernels sum in different orders (GEMM blocking, SIMD, fastmath), so they agree
 # with the naive loops to a few ulps of the magnitude of the terms, not bit for bit.

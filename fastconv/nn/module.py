@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import resolve
+
 
 class Parameter:
     """A trainable array (``data``) and the gradient of the loss with respect to it (``grad``)."""
@@ -70,8 +72,6 @@ class Module:
     def to(self, backend: str | None = None, *, dtype=None):
         """Run on ``backend`` from now on and/or cast the parameters to ``dtype``; returns self."""
         if backend is not None:
-            from ..backends import resolve
-
             resolve(backend)
             self.backend = backend
         if dtype is not None:

@@ -23,8 +23,6 @@ CONV_FASTMATH = {"contract", "reassoc"}
 
 #: A parallel convolution kernel.
 conv_kernel = numba.njit(parallel=True, cache=True, fastmath=CONV_FASTMATH)
-#: A serial convolution kernel (for loops around BLAS calls, which thread on their own).
-serial_conv_kernel = numba.njit(cache=True, fastmath=CONV_FASTMATH)
 #: A parallel pooling kernel (exact IEEE arithmetic).
 pool_kernel = numba.njit(parallel=True, cache=True)
 #: A small function that kernels call, inlined into them.

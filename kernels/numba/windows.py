@@ -17,13 +17,13 @@ def valid_outputs(size, out_size, stride, offset):
 
 
 @helper
-def tap_origin(out_index, size, stride, offset):
-    """Output index whose tap at ``offset`` reads input ``out_index``; -1 if none.
+def tap_origin(position, out_size, stride, offset):
+    """The output i whose tap at ``offset`` reads input ``position``, or -1 if none.
 
-    Solves ``i * stride + offset == out_index`` for an integer ``0 <= i < size``.
+    Solves ``i * stride + offset == position`` for an integer ``0 <= i < out_size``.
     """
-    distance = out_index - offset
+    distance = position - offset
     if distance < 0 or distance % stride != 0:
         return -1
     i = distance // stride
-    return i if i < size else -1
+    return i if i < out_size else -1

@@ -1,0 +1,180 @@
+"""Max and average pooling as direct loops, one (image, channel) plane per task.
+
+The naive kernels pad a copy of the input and reduce each window with NumPy calls.
+These run in compiled code, never pad (the range of outputs a window offset reaches
+inside the input is computed once, :func:`~.windows.valid_outputs`), and give each
+parallel task a whole plane of the output (forward) or of dx (backward), so no two
+threads write one element and overlapping windows add up in a fixed order.
+
+All passes go *row by row*: for one output row, each (window row, window column)
+offset is one pass over the whole row with a simple inner loop, instead of one short
+loop per window.
+
+Max pooling follows ``np.max``/``np.argmax`` on the padded window, as the naive
+kernel: padding is -inf, the first maximum in row-major order wins a tie, and a NaN
+wins over every number (the first NaN, if several).
+"""
+import numpy as np
+
+from fastconv.buffers import empty
+from fastconv.shapes import pool2d_geometry
+
+from .jit import pool_kernel, prange
+from .windows import valid_outputs
+
+
+@pool_kernel
+def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
+    """Row by row: every output row starts at -inf (the padding) and takes the running
+    maximum with each input row and column offset of its windows, in a branch-free
+    select that keeps a NaN once it is there (as np.max)."""
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        plane, out = x[n, c], y[n, c]
+        out[:, :] = -np.inf
+        for i in range(OH):
+            best = out[i]
+            for r in range(kh):
+                h = i * sh - ph + r
+                if h < 0 or h >= H:
+                    continue
+                row = plane[h]
+                for s in range(kw):
+                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
+                    for j in range(j_lo, j_hi):
+                        value, current = row[j * sw + s - pw], best[j]
+                        best[j] = current if (current >= value or current != current) else value
+
+
+@pool_kernel
+def _max_backward(dy, x, dx, kh, kw, sh, sw, ph, pw):
+    """Row by row, like the forward, but keeping where each window's maximum is.
+
+    Window offsets are visited in row-major order and only a strictly greater value
+    (or a first NaN) takes over, so ties go to the first maximum. Position -1 stands
+    for the -inf padding; it only survives when all real elements are -inf, and then
+    np.argmax on the padded window picks the first element: real unless the window
+    sticks out at the top or left. dy goes to the position, in this task's dx plane.
+    """
+    N, C, H, W = x.shape
+    OH, OW = dy.shape[2], dy.shape[3]
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        plane = x[n, c]
+        grad = dx[n, c].reshape(H * W)
+        grad[:] = 0.0
+        best = np.empty(OW, x.dtype)
+        where = np.empty(OW, np.int64)
+        for i in range(OH):
+            best[:] = -np.inf
+            where[:] = -1
+            for r in range(kh):
+                h = i * sh - ph + r
+                if h < 0 or h >= H:
+                    continue
+                row = plane[h]
+                for s in range(kw):
+                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
+                    for j in range(j_lo, j_hi):
+                        w = j * sw + s - pw
+                        value, current = row[w], best[j]
+                        if value > current or (value != value and current == current):
+                            best[j], where[j] = value, h * W + w
+            top = i * sh - ph
+            for j in range(OW):
+                left = j * sw - pw
+                if where[j] < 0 and top >= 0 and left >= 0:
+                    where[j] = top * W + left
+                if where[j] >= 0:
+                    grad[where[j]] += dy[n, c, i, j]
+
+
+@pool_kernel
+def _avg_forward(x, y, kh, kw, sh, sw, ph, pw):
+    """Row by row, like the max: each output row sums its windows' input rows at every
+    column offset (zero padding adds nothing), then divides by the window area."""
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    area = kh * kw
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        plane, out = x[n, c], y[n, c]
+        out[:, :] = 0.0
+        for i in range(OH):
+            total = out[i]
+            for r in range(kh):
+                h = i * sh - ph + r
+                if h < 0 or h >= H:
+                    continue
+                row = plane[h]
+                for s in range(kw):
+                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
+                    for j in range(j_lo, j_hi):
+                        total[j] += row[j * sw + s - pw]
+            for j in range(OW):
+                total[j] /= area
+
+
+@pool_kernel
+def _avg_backward(dy, dx, kh, kw, sh, sw, ph, pw):
+    """The transpose of the forward, row by row: each dy row, divided by the area, is
+    added to every input row and column offset its windows cover (all in the task's
+    own dx plane)."""
+    N, C, H, W = dx.shape
+    OH, OW = dy.shape[2], dy.shape[3]
+    area = kh * kw
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        grad = dx[n, c]
+        grad[:, :] = 0.0
+        for i in range(OH):
+            source = dy[n, c, i]
+            for r in range(kh):
+                h = i * sh - ph + r
+                if h < 0 or h >= H:
+                    continue
+                row = grad[h]
+                for s in range(kw):
+                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
+                    for j in range(j_lo, j_hi):
+                        row[j * sw + s - pw] += source[j] / area
+
+
+def _pooling(x, kernel, stride, padding):
+    """Geometry and the int arguments every pooling kernel takes."""
+    g = pool2d_geometry(x, kernel, stride, padding)
+    return g, (*g.kernel, *g.stride, *g.padding)
+
+
+def max_pool2d_forward(x, kernel, stride, padding):
+    """y[n, c, i, j] = max of the window (i, j) of x[n, c], padding -inf."""
+    g, args = _pooling(x, kernel, stride, padding)
+    y = empty(g.output_shape, x.dtype)
+    _max_forward(x, y, *args)
+    return y
+
+
+def max_pool2d_backward(dy, x, kernel, stride, padding):
+    """dx: each dy[n, c, i, j] goes to the element that won the max of its window."""
+    g, args = _pooling(x, kernel, stride, padding)
+    dx = empty(g.input_shape, x.dtype)
+    _max_backward(dy, x, dx, *args)
+    return dx
+
+
+def avg_pool2d_forward(x, kernel, stride, padding):
+    """y[n, c, i, j] = sum of the window (i, j) of x[n, c] / (kh * kw), padding counted."""
+    g, args = _pooling(x, kernel, stride, padding)
+    y = empty(g.output_shape, x.dtype)
+    _avg_forward(x, y, *args)
+    return y
+
+
+def avg_pool2d_backward(dy, x, kernel, stride, padding):
+    """dx: each element of a window receives dy[n, c, i, j] / (kh * kw)."""
+    g, args = _pooling(x, kernel, stride, padding)
+    dx = empty(g.input_shape, x.dtype)
+    _avg_backward(dy, dx, *args)
+    return dx
