@@ -93,3 +93,19 @@ def test_parameter_count_of_6_filters_of_5x5x3():
     assert w.size + b.size == 456
     y = F.conv2d(np.zeros((1, 3, 32, 32)), w, b, backend="numpy")
     assert y.shape == (1, 6, 28, 28)
+
+
+@ALL
+def test_max_pool_padding_never_wins_even_against_minus_infinity(kernel):
+    """An image of -inf: each window's gradient goes to its first element inside the image."""
+    x = np.full((1, 1, 3, 3), -np.inf)
+    dy = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    y = F.max_pool2d(x, 3, stride=1, padding=1, backend=kernel.backend)
+    np.testing.assert_array_equal(y, -np.inf)
+    dx = F.max_pool2d_backward(dy, x, 3, stride=1, padding=1, backend=kernel.backend)
+    # window (i, j) starts at row max(i-1, 0), column max(j-1, 0)
+    expected = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            expected[max(i - 1, 0), max(j - 1, 0)] += dy[0, 0, i, j]
+    np.testing.assert_array_equal(dx[0, 0], expected)

@@ -20,20 +20,21 @@ from .window import unravel, window_index
 def window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw):
     """(max, tap) of window (i, j) of x_pad[n, c], tap = r*kw + s of its first maximum.
 
-    Taps in the padding read -inf. A later tap wins only if strictly greater, or if it
-    is a NaN and the best so far is not (the rule of NumPy's argmax and of PyTorch).
+    Taps in the padding never win. The first real tap starts the search; a later tap
+    wins only if strictly greater, or if it is a NaN and the best so far is not. So a
+    window whose real values are all -inf answers its first real tap, as PyTorch does.
     ``best`` is a float64 for every input dtype: it holds input values exactly.
     """
     H, W = x.shape[2], x.shape[3]
     best = -math.inf
-    tap = 0
+    tap = -1
     for r in range(kh):
         h = i * sh + r - ph
         for s in range(kw):
             v = j * sw + s - pw
             if 0 <= h < H and 0 <= v < W:
                 value = x[n, c, h, v]
-                if value > best or (value != value and best == best):
+                if tap < 0 or value > best or (value != value and best == best):
                     best, tap = value, r * kw + s
     return best, tap
 

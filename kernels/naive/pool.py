@@ -1,26 +1,27 @@
 """Max and average pooling, one window at a time.
 
-Shapes: x (N, C, H, W), y (N, C, OH, OW). Max pooling pads with -inf (padding never
-wins), average pooling pads with zeros that count in the average
-(``count_include_pad=True``, PyTorch's default).
+Shapes: x (N, C, H, W), y (N, C, OH, OW). Max pooling pads with -inf, so the padding
+never wins: the maximum is taken over the part of the window inside the image. Average
+pooling pads with zeros that count in the average (``count_include_pad=True``,
+PyTorch's default).
 """
 import numpy as np
 
 from fastconv.shapes import pool2d_geometry
 
-from .window import pad, unpad, window
+from .window import inside, pad, unpad, window
 
 
 def max_pool2d_forward(x, kernel, stride, padding):
-    """y[n, c, i, j] = max over the window of x_pad[n, c] at (i*sh .. i*sh+kh-1, j*sw .. j*sw+kw-1)."""
+    """y[n, c, i, j] = max of x[n, c] over rows i*sh-ph .. i*sh-ph+kh-1 and columns
+    j*sw-pw .. j*sw-pw+kw-1, clipped to the image."""
     g = pool2d_geometry(x, kernel, stride, padding)
-    x_pad = pad(x, g.padding, value=-np.inf)
     y = np.zeros(g.output_shape, dtype=x.dtype)
     for n in range(g.N):
         for c in range(g.C):
             for i in range(g.OH):
                 for j in range(g.OW):
-                    y[n, c, i, j] = np.max(x_pad[n, c][window(i, j, g.kernel, g.stride)])
+                    y[n, c, i, j] = np.max(x[n, c][inside(i, j, g)])
     return y
 
 
@@ -31,16 +32,16 @@ def max_pool2d_backward(dy, x, kernel, stride, padding):
     a NaN wins over numbers, so the gradient follows a NaN.
     """
     g = pool2d_geometry(x, kernel, stride, padding)
-    x_pad = pad(x, g.padding, value=-np.inf)
-    dx_pad = np.zeros_like(x_pad)
+    dx = np.zeros_like(x)
     for n in range(g.N):
         for c in range(g.C):
             for i in range(g.OH):
                 for j in range(g.OW):
-                    rows, cols = window(i, j, g.kernel, g.stride)
-                    r, s = np.unravel_index(np.argmax(x_pad[n, c, rows, cols]), g.kernel)
-                    dx_pad[n, c, rows.start + r, cols.start + s] += dy[n, c, i, j]
-    return unpad(dx_pad, g.padding)
+                    rows, cols = inside(i, j, g)
+                    part = x[n, c, rows, cols]
+                    r, s = np.unravel_index(np.argmax(part), part.shape)
+                    dx[n, c, rows.start + r, cols.start + s] += dy[n, c, i, j]
+    return dx
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):

@@ -24,3 +24,13 @@ def window(i, j, kernel, stride, dilation=(1, 1)):
     (R, S), (sh, sw), (dh, dw) = kernel, stride, dilation
     top, left = i * sh, j * sw
     return (slice(top, top + dh * (R - 1) + 1, dh), slice(left, left + dw * (S - 1) + 1, dw))
+
+
+def inside(i, j, g):
+    """The part of pooling window (i, j) that lies in the image, in unpadded coordinates.
+
+    Rows ``i*sh - ph .. i*sh - ph + kh - 1`` clipped to ``0 .. H-1``, columns likewise.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    top, left = i * sh - ph, j * sw - pw
+    return (slice(max(top, 0), min(top + kh, g.H)), slice(max(left, 0), min(left + kw, g.W)))

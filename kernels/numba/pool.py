@@ -52,11 +52,11 @@ def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
 def _max_backward(dy, x, dx, kh, kw, sh, sw, ph, pw):
     """Row by row, like the forward, but keeping where each window's maximum is.
 
-    Window offsets are visited in row-major order and only a strictly greater value
-    (or a first NaN) takes over, so ties go to the first maximum. Position -1 stands
-    for the -inf padding; it only survives when all real elements are -inf, and then
-    np.argmax on the padded window picks the first element: real unless the window
-    sticks out at the top or left. dy goes to the position, in this task's dx plane.
+    Window offsets are visited in row-major order: the first real element (position
+    -1 means none yet) starts the search and only a strictly greater value (or a first
+    NaN) takes over, so ties go to the first maximum and a window of -inf values answers
+    its first real element, as PyTorch does. dy goes to the position, in this task's
+    dx plane.
     """
     N, C, H, W = x.shape
     OH, OW = dy.shape[2], dy.shape[3]
@@ -80,15 +80,11 @@ def _max_backward(dy, x, dx, kh, kw, sh, sw, ph, pw):
                     for j in range(j_lo, j_hi):
                         w = j * sw + s - pw
                         value, current = row[w], best[j]
-                        if value > current or (value != value and current == current):
+                        first = where[j] < 0
+                        if first or value > current or (value != value and current == current):
                             best[j], where[j] = value, h * W + w
-            top = i * sh - ph
             for j in range(OW):
-                left = j * sw - pw
-                if where[j] < 0 and top >= 0 and left >= 0:
-                    where[j] = top * W + left
-                if where[j] >= 0:
-                    grad[where[j]] += dy[n, c, i, j]
+                grad[where[j]] += dy[n, c, i, j]
 
 
 @pool_kernel

@@ -17,10 +17,21 @@ def _padded_shape(g):
 
 
 def _window_argmax(x, g):
-    """Flat index (r * kw + s) of the first maximum of every window, NaN winning."""
-    view = windows(pad(x, g.padding, value=-np.inf), g.kernel, g.stride)
-    flat = view.reshape(g.N, g.C, g.OH, g.OW, g.kernel[0] * g.kernel[1])
-    return flat, np.argmax(flat, axis=-1)
+    """Flat index (r * kw + s) of the first maximum of every window, NaN winning.
+
+    The -inf padding ties with real -inf values; as in PyTorch the padding never wins,
+    so such a window answers its first real element.
+    """
+    taps = g.kernel[0] * g.kernel[1]
+    flat = windows(pad(x, g.padding, value=-np.inf), g.kernel, g.stride).reshape(g.N, g.C, g.OH, g.OW, taps)
+    winner = np.argmax(flat, axis=-1)
+    if g.padding != (0, 0):
+        image = pad(np.ones((1, 1, g.H, g.W), dtype=bool), g.padding, value=False)
+        real = windows(image, g.kernel, g.stride).reshape(1, 1, g.OH, g.OW, taps)
+        real = np.broadcast_to(real, flat.shape)
+        in_padding = ~np.take_along_axis(real, winner[..., None], axis=-1)[..., 0]
+        winner = np.where(in_padding, np.argmax(real, axis=-1), winner)
+    return flat, winner
 
 
 def max_pool2d_forward(x, kernel, stride, padding):
