@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import math
 import os
 import struct
 import tempfile
@@ -57,6 +58,8 @@ IDX_TYPES = {
 # Deflate cannot compress better than about 1032:1, so a .gz file whose header promises
 # more payload than that is malformed (and must not make us allocate that much).
 DEFLATE_MAX_RATIO = 1032
+# Payloads are read in blocks of this size, so memory grows only with the bytes really there.
+READ_BLOCK = 1 << 20
 
 
 def embedded_digits_path() -> Path:
@@ -86,10 +89,13 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _read_exactly(stream, size: int, path: Path, what: str) -> bytes:
-    data = stream.read(size)
-    if len(data) != size:
-        raise ValueError(f"{path}: truncated IDX file, {what} needs {size} bytes, got {len(data)}")
+def _read_exactly(stream, size: int, path: Path, what: str) -> bytearray:
+    data = bytearray()
+    while len(data) < size:
+        block = stream.read(min(size - len(data), READ_BLOCK))
+        if not block:
+            raise ValueError(f"{path}: truncated IDX file, {what} needs {size} bytes, got {len(data)}")
+        data += block
     return data
 
 
@@ -98,7 +104,9 @@ def load_idx(path) -> np.ndarray:
 
     The header is checked before the payload is read: the magic number (two zero bytes,
     a known type code, 1 to 4 dimensions), non-zero dimensions, and a payload size that
-    fits the file. The payload must then be exactly as long as the header says.
+    fits the file. The payload must then be exactly as long as the header says; it is read
+    block by block, so a ``.gz`` file whose header overstates its size (the compressed size
+    bounds it only loosely) fails on the missing bytes without allocating what it claims.
     Malformed files raise ``ValueError`` naming the file and what is wrong.
     """
     path = Path(path)
@@ -115,7 +123,7 @@ def load_idx(path) -> np.ndarray:
             if 0 in shape:
                 raise ValueError(f"{path}: IDX dimensions {shape} include a zero")
             dtype = IDX_TYPES[type_code]
-            payload = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            payload = math.prod(shape) * dtype.itemsize
             limit = file_size * DEFLATE_MAX_RATIO if path.suffix == ".gz" else file_size - 4 - 4 * ndim
             if payload > limit:
                 raise ValueError(

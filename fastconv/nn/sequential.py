@@ -1,15 +1,22 @@
 """Sequential: layers applied one after the other, with summary, training and checkpoints."""
 from __future__ import annotations
 
+import lzma
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .. import training
 from .module import Module
+
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+# What reading a damaged or foreign file can raise: zipfile itself, the decompressors of
+# its members (zlib, lzma), the .npy parser, and RuntimeError for an encrypted member.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError, OSError, RuntimeError)
 
 
 class Sequential(Module):
@@ -125,17 +132,21 @@ class Sequential(Module):
     def state_dict(self) -> dict[str, np.ndarray]:
         return {name: p.data for name, p in self.named_parameters()}
 
+    def _mismatch(self, shapes: dict[str, tuple]) -> str | None:
+        """Why parameters of these names and shapes do not fit this model, or None if they do."""
+        params = dict(self.named_parameters())
+        missing, unexpected = sorted(params.keys() - shapes.keys()), sorted(shapes.keys() - params.keys())
+        if missing or unexpected:
+            return f"parameter names do not match this model: missing {missing}, unexpected {unexpected}"
+        wrong = [f"{name}: {shapes[name]} instead of {p.shape}" for name, p in params.items() if shapes[name] != p.shape]
+        return "parameter shapes do not match this model: " + "; ".join(wrong) if wrong else None
+
     def load_state_dict(self, state: dict[str, np.ndarray]):
         """Copy ``state`` into the parameters; names and shapes must match exactly."""
-        params = dict(self.named_parameters())
-        missing, unexpected = sorted(params.keys() - state.keys()), sorted(state.keys() - params.keys())
-        if missing or unexpected:
-            raise ValueError(f"parameter names do not match this model: missing {missing}, unexpected {unexpected}")
-        wrong = [f"{name}: {tuple(state[name].shape)} instead of {p.shape}"
-                 for name, p in params.items() if tuple(state[name].shape) != p.shape]
-        if wrong:
-            raise ValueError("parameter shapes do not match this model: " + "; ".join(wrong))
-        for name, p in params.items():
+        problem = self._mismatch({name: tuple(value.shape) for name, value in state.items()})
+        if problem:
+            raise ValueError(problem)
+        for name, p in self.named_parameters():
             p.data = np.array(state[name], dtype=p.data.dtype)
         return self
 
@@ -146,18 +157,48 @@ class Sequential(Module):
         try:
             with os.fdopen(handle, "wb") as f:
                 np.savez(f, **self.state_dict())
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the rename, so a power cut leaves the old or the new file
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):
                 os.remove(temporary)
 
     def load(self, path):
-        """Read parameters saved by :meth:`save` (never unpickling anything); returns self."""
+        """Read parameters saved by :meth:`save`; returns self.
+
+        Each array's ``.npy`` header is checked (a floating-point dtype, then the names and
+        shapes of this model) before its data is read, so a damaged, foreign or lying file
+        raises ``ValueError`` naming the file without allocating what it claims, and leaves
+        the model unchanged. Nothing is ever unpickled.
+        """
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                state = {name: archive[name] for name in archive.files}
+            with zipfile.ZipFile(path) as archive:
+                members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+                problem = self._mismatch({name: _float_array_shape(archive, info) for name, info in members.items()})
+                if not problem:
+                    state = {name: _read_array(archive, info) for name, info in members.items()}
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        except UNREADABLE as exc:
             raise ValueError(f"{path}: not a readable .npz checkpoint ({exc})") from exc
+        if problem:
+            raise ValueError(f"{path}: {problem}")
         return self.load_state_dict(state)
+
+
+def _float_array_shape(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
+    """The shape in a member's ``.npy`` header, read without its data; other than floats are refused."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in NPY_HEADER_READERS:
+            raise ValueError(f"{info.filename}: unsupported .npy format version {version}")
+        shape, _, dtype = NPY_HEADER_READERS[version](member)
+    if dtype.kind != "f":
+        raise ValueError(f"{info.filename} holds {dtype} values, not floating-point numbers")
+    return shape
+
+
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    with archive.open(info) as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
