@@ -250,3 +250,32 @@ def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generato
     held = int(round(len(x) * fraction))
     keep, out = order[held:], order[:held]
     return x[keep], y[keep], x[out], y[out]
+
+
+HOLDOUT_FRACTION = 0.1
+
+
+def load_datasets(train_idx=None, test_idx=None, limit=None, rng=None):
+    """(train images, train labels, test images, test labels, test source), images uint8.
+
+    Training digits come from the IDX files in ``train_idx`` or, by default, the embedded
+    5,000; the test set from the IDX files in ``test_idx`` or, by default, a held-out
+    tenth of the training digits. ``limit`` keeps that many random training digits.
+    """
+    rng = np.random.default_rng(rng)
+    x, y = load_mnist(train_idx, "train") if train_idx else load_embedded_digits()
+    if test_idx:
+        x_test, y_test = load_mnist(test_idx, "test")
+        source = str(test_idx)
+    else:
+        x, y, x_test, y_test = split(x, y, HOLDOUT_FRACTION, rng)
+        source = f"held-out {HOLDOUT_FRACTION:.0%} of the training digits"
+    if limit:
+        chosen = rng.permutation(len(x))[:limit]
+        x, y = x[chosen], y[chosen]
+    return x, y, x_test, y_test, source
+
+
+def for_model(images: np.ndarray, model) -> np.ndarray:
+    """uint8 digits as a model takes them: padded to its input size and normalised."""
+    return normalize(pad_to(images, model.input_shape[-1]))

@@ -14,13 +14,11 @@ not seen.
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
 
-from . import models, optim
-from .cli.train import load_datasets, prepare
+from . import data, models, optim
 
 QUICK_DIGITS = 2000  # training digits of a quick model
 
@@ -39,20 +37,19 @@ class Digits(NamedTuple):
 def digits(model, limit: int | None = None, seed: int = 0, test_idx=None) -> Digits:
     """The embedded digits for ``model``: ``limit`` training digits (all by default) and
     the held-out tenth as the test set, or the MNIST test files in ``test_idx``."""
-    options = SimpleNamespace(train_idx=None, test_idx=test_idx, limit=limit)
-    x, y, x_test, y_test, source = load_datasets(options, np.random.default_rng(seed))
-    return Digits(prepare(x, model), y, prepare(x_test, model), y_test, source, x_test)
+    x, y, x_test, y_test, source = data.load_datasets(None, test_idx, limit, np.random.default_rng(seed))
+    return Digits(data.for_model(x, model), y, data.for_model(x_test, model), y_test, source, x_test)
 
 
 def quick_model(name: str, backend=None, seed: int = 0, limit: int = QUICK_DIGITS, epochs: int = 1,
                 test_idx=None):
     """Train the zoo model ``name`` briefly (SGD with momentum): (model, digits, history)."""
     model = models.MODELS[name](seed=seed).to(backend)
-    data = digits(model, limit, seed, test_idx)
-    history = model.fit(data.x, data.y, epochs=epochs, batch_size=32, seed=seed, progress=False,
+    dataset = digits(model, limit, seed, test_idx)
+    history = model.fit(dataset.x, dataset.y, epochs=epochs, batch_size=32, seed=seed, progress=False,
                         optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-                        validation_data=(data.x_test, data.y_test))
-    return model, data, history
+                        validation_data=(dataset.x_test, dataset.y_test))
+    return model, dataset, history
 
 
 def parser(description: str, epochs: int = 3) -> argparse.ArgumentParser:
@@ -67,8 +64,8 @@ def parser(description: str, epochs: int = 3) -> argparse.ArgumentParser:
     return result
 
 
-def report(model, data: Digits) -> float:
+def report(model, dataset: Digits) -> float:
     """Print and return the model's accuracy on the test digits."""
-    accuracy = model.evaluate(data.x_test, data.y_test)["accuracy"]
-    print(f"test accuracy: {accuracy:.2%} on {len(data.y_test):,} digits ({data.source})")
+    accuracy = model.evaluate(dataset.x_test, dataset.y_test)["accuracy"]
+    print(f"test accuracy: {accuracy:.2%} on {len(dataset.y_test):,} digits ({dataset.source})")
     return accuracy

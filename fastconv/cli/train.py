@@ -20,7 +20,6 @@ from ..models import MODELS
 
 HELP = "train a CNN (LeNet-5 by default) on MNIST and report its test accuracy"
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
-HOLDOUT_FRACTION = 0.1
 
 
 def add_arguments(parser):
@@ -49,36 +48,16 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def load_datasets(args, rng):
-    """(train images, train labels, test images, test labels, test source) as uint8 images."""
-    x, y = data.load_mnist(args.train_idx, "train") if args.train_idx else data.load_embedded_digits()
-    if args.test_idx:
-        x_test, y_test = data.load_mnist(args.test_idx, "test")
-        source = args.test_idx
-    else:
-        x, y, x_test, y_test = data.split(x, y, HOLDOUT_FRACTION, rng)
-        source = f"held-out {HOLDOUT_FRACTION:.0%} of the training digits"
-    if args.limit:
-        chosen = rng.permutation(len(x))[:args.limit]
-        x, y = x[chosen], y[chosen]
-    return x, y, x_test, y_test, source
-
-
-def prepare(images, model):
-    """Pad to the model's input size and normalise."""
-    return data.normalize(data.pad_to(images, model.input_shape[-1]))
-
-
 def run(args) -> int:
     try:
         backend = resolve(args.backend)[0].__name__.rsplit(".", 1)[-1]
         rng = np.random.default_rng(args.seed)
-        x, y, x_test, y_test, test_source = load_datasets(args, rng)
+        x, y, x_test, y_test, test_source = data.load_datasets(args.train_idx, args.test_idx, args.limit, rng)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"fastconv train: error: {exc}", file=sys.stderr)
         return 2
     model = MODELS[args.model](seed=rng).to(args.backend)
-    x, x_test = prepare(x, model), prepare(x_test, model)
+    x, x_test = data.for_model(x, model), data.for_model(x_test, model)
     lr = args.lr or DEFAULT_LR[args.optimizer]
     if args.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=lr, momentum=args.momentum)
