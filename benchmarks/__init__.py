@@ -1,2 +1,2 @@
-"""pytest-benchmark suite (``pytest benchmarks/``) and a one-table report
-(``python -m benchmarks.report``); the cases and measurements live in :mod:`fastconv.bench`."""
+"""pytest-benchmark suite (``pytest benchmarks/``); the one-table report is ``fastconv bench``.
+The cases and measurements of both live in :mod:`fastconv.bench`."""

@@ -1,11 +1,11 @@
 """The ``auto`` backend: the fastest correct kernel for each op and shape, by measurement.
 
 The first time ``auto`` meets an (op, shapes, dtype) it times every available
-(backend, algorithm) on the very call's inputs, after a warm-up call (so Numba's
-compilation is not counted), and keeps the fastest one whose result agrees with the
-naive kernel on the first image of the batch. The choice is remembered in memory and
-in a small JSON file per machine, keyed by op, shapes, dtype, thread count and library
-versions, so later processes start with it:
+(backend, algorithm) on the very call's inputs, in alternating rounds after a warm-up
+call (so Numba's compilation is not counted), and keeps the fastest one whose result
+agrees with the naive kernel on the first image of the batch. The choice is remembered
+in memory and in a small JSON file per machine, keyed by op, shapes, dtype, thread count
+and library versions, so later processes start with it:
 
     $FASTCONV_CACHE_DIR/autotune.json   (default: $XDG_CACHE_HOME/fastconv or ~/.cache/fastconv)
 
@@ -31,8 +31,9 @@ import numpy as np
 from . import __version__
 from .backends import available_kernels, resolve
 
-REPEATS = 3
-_memory: dict[str, str] = {}
+ROUNDS = 7
+SLOWER = 2.0
+_memory: dict[tuple, str] = {}
 _lock = threading.Lock()
 
 
@@ -102,14 +103,10 @@ def write_cache_entry(key: str, spec: str) -> None:
 
 
 def seconds(call, spec: str) -> float:
-    """Median time of ``call(spec)`` after one warm-up call (compilation, page faults)."""
+    """Wall time of one call of ``call(spec)``."""
+    start = time.perf_counter()
     call(spec)
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        call(spec)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time.perf_counter() - start
 
 
 def _agrees(result, reference) -> bool:
@@ -126,17 +123,31 @@ def measure(call) -> str:
     """Time every CPU kernel on ``call(spec)``; return the fastest that agrees with naive.
 
     ``call(spec, images=slice(0, 1))`` computes the op on the first image of the batch
-    alone, which is all the (slow) naive kernel is asked for.
+    alone, which is all the (slow) naive kernel is asked for. After one warm-up call
+    each, the kernels are timed in turn for :data:`ROUNDS` rounds, so that they all see
+    the same machine load, and compared by their median time: on a busy machine some
+    kernels (multi-threaded BLAS on thin matrices) are fast only now and then, so their
+    best time would flatter them. From the third round on, a kernel :data:`SLOWER` times
+    slower than the best is dropped.
     """
     first_image = slice(0, 1)
     reference = call("naive", first_image)
-    timings = {}
-    for kernel in available_kernels():
-        if kernel.backend in ("naive", "cuda"):
-            continue
-        if _agrees(call(kernel.spec, first_image), reference):
-            timings[kernel.spec] = seconds(call, kernel.spec)
-    return min(timings, key=timings.get) if timings else "naive"
+    candidates = [kernel.spec for kernel in available_kernels()
+                  if kernel.backend not in ("naive", "cuda")
+                  and _agrees(call(kernel.spec, first_image), reference)]
+    if not candidates:
+        return "naive"
+    for spec in candidates:
+        call(spec)  # compilation, page faults, caches
+    times = {spec: [] for spec in candidates}
+    median = lambda spec: statistics.median(times[spec])  # noqa: E731
+    for done in range(1, ROUNDS + 1):
+        for spec in candidates:
+            times[spec].append(seconds(call, spec))
+        if done >= 3:  # no one is dropped on fewer than three samples
+            fastest = min(map(median, candidates))
+            candidates = [spec for spec in candidates if median(spec) <= SLOWER * fastest]
+    return min(candidates, key=median)
 
 
 def _runs_here(spec: str) -> bool:
@@ -151,11 +162,16 @@ def choose(op: str, arrays, params, call) -> str:
     """The backend spec that ``auto`` uses for this call (measured once, then remembered)."""
     if not enabled() or arrays[0].shape[0] == 0:
         return "auto"
-    key = cache_key(op, arrays, params)
-    with _lock:
-        spec = _memory.get(key) or read_cache().get(key)
-        if spec is None or not _runs_here(spec):
-            spec = measure(call)
-            write_cache_entry(key, spec)
-        _memory[key] = spec
+    # In memory, a tuple: cheaper to build on every call than the file's string key.
+    shapes = tuple(a.shape for a in arrays if a is not None)
+    quick_key = (op, shapes, params, arrays[0].dtype.char, _threads())
+    spec = _memory.get(quick_key)
+    if spec is None:
+        key = cache_key(op, arrays, params)
+        with _lock:
+            spec = read_cache().get(key)
+            if spec is None or not _runs_here(spec):
+                spec = measure(call)
+                write_cache_entry(key, spec)
+        _memory[quick_key] = spec
     return spec

@@ -49,6 +49,20 @@ def test_auto_picks_the_fastest_but_never_one_that_disagrees_with_naive(fresh_ca
     assert chosen and not chosen[0].startswith("numpy")
 
 
+def test_auto_judges_kernels_by_their_median_time_not_one_lucky_call(fresh_cache, monkeypatch):
+    samples = {}
+
+    def seconds(call, spec):  # numpy is fast once, then slower than the others
+        samples[spec] = samples.get(spec, 0) + 1
+        return (0.0 if samples[spec] == 1 else 1.0) if spec.startswith("numpy") else 0.6
+
+    monkeypatch.setattr(autotune, "seconds", seconds)
+    x, _ = _problem()
+    F.max_pool2d(x, 2, backend="auto")
+    assert json.loads(fresh_cache.read_text()).popitem()[1] != "numpy:im2col"
+    assert samples["numpy:im2col"] == autotune.ROUNDS
+
+
 def test_a_corrupt_cache_is_ignored_and_rebuilt(fresh_cache):
     fresh_cache.write_text("{ this is not json")
     x, w = _problem()
