@@ -96,8 +96,13 @@ def write_cache_entry(key: str, spec: str) -> None:
             entries = read_cache()
             entries[key] = spec
             with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-                json.dump(entries, tmp, indent=1, sort_keys=True)
-            os.replace(tmp.name, path)
+                try:
+                    json.dump(entries, tmp, indent=1, sort_keys=True)
+                    tmp.close()
+                    os.replace(tmp.name, path)
+                finally:
+                    if os.path.exists(tmp.name):
+                        os.unlink(tmp.name)
     except OSError:
         pass  # a read-only or full disk only costs a re-measurement next time
 

@@ -138,7 +138,8 @@ class Sequential(Module):
         missing, unexpected = sorted(params.keys() - shapes.keys()), sorted(shapes.keys() - params.keys())
         if missing or unexpected:
             return f"parameter names do not match this model: missing {missing}, unexpected {unexpected}"
-        wrong = [f"{name}: {shapes[name]} instead of {p.shape}" for name, p in params.items() if shapes[name] != p.shape]
+        wrong = [f"{name}: {shapes[name]} instead of {p.shape}"
+                 for name, p in params.items() if shapes[name] != p.shape]
         return "parameter shapes do not match this model: " + "; ".join(wrong) if wrong else None
 
     def load_state_dict(self, state: dict[str, np.ndarray]):
@@ -175,7 +176,8 @@ class Sequential(Module):
         try:
             with zipfile.ZipFile(path) as archive:
                 members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-                problem = self._mismatch({name: _float_array_shape(archive, info) for name, info in members.items()})
+                shapes = {name: _float_array_shape(archive, info) for name, info in members.items()}
+                problem = self._mismatch(shapes)
                 if not problem:
                     state = {name: _read_array(archive, info) for name, info in members.items()}
         except FileNotFoundError:
@@ -188,7 +190,7 @@ class Sequential(Module):
 
 
 def _float_array_shape(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
-    """The shape in a member's ``.npy`` header, read without its data; other than floats are refused."""
+    """The shape in a member's ``.npy`` header, read without its data; only floating-point arrays pass."""
     with archive.open(info) as member:
         version = np.lib.format.read_magic(member)
         if version not in NPY_HEADER_READERS:
