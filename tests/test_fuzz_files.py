@@ -352,9 +352,9 @@ def test_a_cache_write_that_fails_halfway_keeps_the_old_cache(tmp_path, monkeypa
         file.write(json.dumps(entries)[:5])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(json, "dump", write_half_then_fail)
-    autotune.write_cache_entry("new key", "numba:direct")  # a failed write only costs a re-measurement
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(json, "dump", write_half_then_fail)
+        autotune.write_cache_entry("new key", "numba:direct")  # a failed write only costs a re-measurement
     assert autotune.read_cache() == {"old key": "numpy:im2col"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["autotune.json", "autotune.lock"]
 
