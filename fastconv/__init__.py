@@ -6,7 +6,14 @@ accelerated kernels (NumPy im2col, Numba, Cython, CUDA) behind one NumPy API::
     import fastconv.functional as F
     y = F.conv2d(x, w, b, stride=1, padding=1, backend="numpy")
 """
-from .backends import (
+import os
+
+# The OpenMP threads of the Numba and Cython kernels spin after each parallel loop by
+# default, taking the cores from the BLAS threads of the matrix products that follow
+# (numba:im2col ran 2x slower on 2 cores): let them sleep instead, unless told otherwise.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .backends import (  # noqa: E402
     BackendUnavailable,
     available_backends,
     available_kernels,
