@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from .. import data, optim, training
-from ..backends import resolve
+from ..backends import get_backend, resolve
 from ..models import MODELS
 
 HELP = "train a CNN (LeNet-5 by default) on MNIST and report its test accuracy"
@@ -50,7 +50,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     try:
-        backend = resolve(args.backend)[0].__name__.rsplit(".", 1)[-1]
+        resolve(args.backend)
+        backend = args.backend or get_backend()
         rng = np.random.default_rng(args.seed)
         x, y, x_test, y_test, test_source = data.load_datasets(args.train_idx, args.test_idx, args.limit, rng)
     except (OSError, ValueError, RuntimeError) as exc:
