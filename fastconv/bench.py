@@ -26,17 +26,13 @@ import numpy as np
 
 import fastconv.functional as F
 from fastconv.backends import available_kernels, resolve
-from fastconv.shapes import ConvGeometry, PoolGeometry, output_size
+from fastconv.shapes import ConvGeometry, PoolGeometry, conv_geometry, pool_geometry
 
 DIRECTIONS = ("forward", "backward")
 NAIVE = "naive:loops"
 REFERENCE = "numpy:im2col"
 AUTO = "auto"
 TORCH = "torch"
-
-
-def _pair(v: int) -> tuple[int, int]:
-    return (v, v)
 
 
 class ConvCase(NamedTuple):
@@ -57,10 +53,8 @@ class ConvCase(NamedTuple):
 
     @property
     def geometry(self) -> ConvGeometry:
-        OH = output_size(self.H, self.R, self.stride, self.padding)
-        OW = output_size(self.W, self.S, self.stride, self.padding)
-        return ConvGeometry(self.N, self.C, self.H, self.W, self.K, self.R, self.S, OH, OW,
-                            _pair(self.stride), _pair(self.padding), (1, 1))
+        return conv_geometry((self.N, self.C, self.H, self.W), (self.K, self.C, self.R, self.S),
+                             self.stride, self.padding)
 
     def flops(self, direction: str) -> float:
         return float(self.geometry.flops * (1 if direction == "forward" else 2))
@@ -103,10 +97,7 @@ class PoolCase(NamedTuple):
 
     @property
     def geometry(self) -> PoolGeometry:
-        OH = output_size(self.H, self.kernel, self.stride, self.padding)
-        OW = output_size(self.W, self.kernel, self.stride, self.padding)
-        return PoolGeometry(self.N, self.C, self.H, self.W, _pair(self.kernel), OH, OW,
-                            _pair(self.stride), _pair(self.padding))
+        return pool_geometry((self.N, self.C, self.H, self.W), self.kernel, self.stride, self.padding)
 
     def flops(self, direction: str) -> float:
         return float(np.prod(self.geometry.output_shape) * self.kernel**2)
