@@ -29,5 +29,6 @@ def test_layer(benchmark, bench_threads, case, peer, direction):
         benchmark.pedantic(call, rounds=2, iterations=1)
     else:
         benchmark(call)
-    benchmark.extra_info.update({case.unit: case.rate(direction, benchmark.stats.stats.median),
-                                 "first_call_s": first_call_s, "threads": bench_threads})
+    benchmark.extra_info.update({"first_call_s": first_call_s, "threads": bench_threads})
+    if benchmark.stats:  # None under --benchmark-disable, where nothing is timed
+        benchmark.extra_info[case.unit] = case.rate(direction, benchmark.stats.stats.median)
