@@ -9,7 +9,9 @@ float32 result against the NumPy backend (computed in float64), times the kernel
 (median of several runs after a warm-up that includes compilation, reported apart),
 and times PyTorch on the same GPU when torch is installed, with TF32 off so both sides
 do true float32 arithmetic. It prints one table and the card's name, and exits 1 if a
-result is wrong.
+result is wrong. Then it times one LeNet-5 training epoch (10,000 random 32x32 digits,
+batch 64, SGD) three ways: fastconv on the GPU (``model.to("cuda")``), PyTorch on the
+same GPU, and fastconv's ``auto`` on the CPU.
 
 ``--tiny`` runs the same code on tiny shapes under the Numba CUDA simulator (it sets
 ``NUMBA_ENABLE_CUDASIM=1`` unless that is already set), to prove the script works.
@@ -35,7 +37,10 @@ from numba.core.errors import NumbaPerformanceWarning  # noqa: E402
 import fastconv  # noqa: E402
 import fastconv.functional as F  # noqa: E402
 from fastconv.kernels import cuda as gpu  # noqa: E402
+from fastconv.models import lenet5  # noqa: E402
+from fastconv.optim import SGD  # noqa: E402
 from fastconv.shapes import conv2d_geometry, pool2d_geometry  # noqa: E402
+from fastconv.training import fit  # noqa: E402
 
 
 class ConvCase(NamedTuple):
@@ -207,6 +212,66 @@ def check_pool(case, rng, torch, repeat):
     return rows
 
 
+def fastconv_epoch_s(backend, x, y, batch_size):
+    """Seconds of one training epoch of LeNet-5 on ``backend``, after a warm-up batch
+    (compilation, ``auto``'s tuning) that is not counted."""
+    model = lenet5().to(backend)
+    train = dict(epochs=1, batch_size=batch_size, progress=False)
+    fit(model, x[:batch_size], y[:batch_size], optimizer=SGD(model.parameters(), lr=0.01), **train)
+    optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
+    cuda.synchronize()
+    start = time.perf_counter()
+    fit(model, x, y, optimizer=optimizer, **train)
+    cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def torch_epoch_s(torch, x, y, batch_size):
+    """The same epoch in PyTorch on the GPU: the same layers, SGD and one loss.item() per batch."""
+    if torch is None:
+        return None
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    ).cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch(count):
+        for i in range(0, count, batch_size):
+            xb, yb = x[i:i + batch_size].cuda(), y[i:i + batch_size].cuda()
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+    epoch(batch_size)  # warm-up: cuDNN's algorithm search
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    epoch(len(x))
+    torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def lenet_epochs(torch, tiny):
+    """One LeNet-5 epoch on the GPU (fastconv and PyTorch) and on the CPU (fastconv auto)."""
+    samples, batch_size = (4, 2) if tiny else (10_000, 64)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((samples, 1, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, samples)
+    gpu_s = fastconv_epoch_s("cuda", x, y, batch_size)
+    torch_s = torch_epoch_s(torch.torch, x, y, batch_size)
+    cpu_s = fastconv_epoch_s("numpy" if tiny else "auto", x, y, batch_size)
+    print(f"\nLeNet-5, one epoch of {samples:,} digits, batch {batch_size}, SGD momentum 0.9:")
+    print(f"  fastconv on the GPU  {gpu_s:8.2f} s")
+    if torch_s is not None:
+        print(f"  PyTorch on the GPU   {torch_s:8.2f} s   (fastconv / PyTorch: {gpu_s / torch_s:.2f})")
+    print(f"  fastconv on the CPU  {cpu_s:8.2f} s   (GPU speed-up: {cpu_s / gpu_s:.1f}x)")
+
+
 def card_name():
     name = getattr(cuda.current_context().device, "name", "CUDA simulator")
     return name.decode() if isinstance(name, bytes) else name
@@ -250,6 +315,7 @@ def main(argv=None):
     wrong = [r for r in rows if not r.error <= RTOL]
     for r in wrong:
         print(f"WRONG: {r.kernel} on {r.case}: relative error {r.error:.1e} > {RTOL:.0e}")
+    lenet_epochs(torch, tiny)
     return 1 if wrong else 0
 
 

@@ -1,13 +1,17 @@
 """Optimizers and a learning-rate schedule, with the update rules of ``torch.optim``.
 
 An optimizer holds a list of :class:`~fastconv.nn.Parameter` and updates their ``data``
-in place from their ``grad`` at each ``step()``.
+in place from their ``grad`` at each ``step()``. Parameters on the GPU (``model.to("cuda")``)
+are updated there, by one kernel per parameter, with their state kept on the device.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from .devices import gpu_kernels, like, zeros_like
+from .shapes import is_device_array
 
 
 class Optimizer:
@@ -19,6 +23,11 @@ class Optimizer:
 
     def step(self):
         raise NotImplementedError
+
+    @staticmethod
+    def placed(state, p):
+        """An optimizer state array where parameter ``p`` lives now (``model.to`` may move it)."""
+        return None if state is None else like(state, p.data)
 
     def gradient(self, p, weight_decay: float) -> np.ndarray:
         """The gradient with L2 weight decay added: ``grad + weight_decay * data``."""
@@ -40,9 +49,12 @@ class SGD(Optimizer):
 
     def step(self):
         for i, p in enumerate(self.params):
+            if is_device_array(p.data):
+                self._gpu_step(i, p)
+                continue
             g = self.gradient(p, self.weight_decay)
             if self.momentum:
-                v = self.velocity[i]
+                v = self.velocity[i] = self.placed(self.velocity[i], p)
                 if v is None:
                     v = self.velocity[i] = g.copy()
                 else:
@@ -50,6 +62,14 @@ class SGD(Optimizer):
                     v += g
                 g = g + self.momentum * v if self.nesterov else v
             p.data -= self.lr * g
+
+    def _gpu_step(self, i, p):
+        first = self.velocity[i] is None
+        if self.momentum:
+            self.velocity[i] = zeros_like(p.data) if first else self.placed(self.velocity[i], p)
+        velocity = self.velocity[i] if self.momentum else p.grad  # the kernel ignores it then
+        gpu_kernels().sgd_step(p.data, p.grad, velocity, self.lr, self.momentum,
+                               self.weight_decay, self.nesterov, first)
 
 
 class Adam(Optimizer):
@@ -62,14 +82,22 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
+        self.m = [None] * len(self.params)  # the moments, made where each parameter lives
+        self.v = [None] * len(self.params)
         self.t = 0
 
     def step(self):
         self.t += 1
         b1, b2 = self.betas
-        for p, m, v in zip(self.params, self.m, self.v):
+        for i, p in enumerate(self.params):
+            if self.m[i] is None:
+                self.m[i], self.v[i] = zeros_like(p.data), zeros_like(p.data)
+            m = self.m[i] = self.placed(self.m[i], p)
+            v = self.v[i] = self.placed(self.v[i], p)
+            if is_device_array(p.data):
+                gpu_kernels().adam_step(p.data, p.grad, m, v, self.lr, self.betas, self.eps,
+                                        self.weight_decay, self.t)
+                continue
             g = self.gradient(p, self.weight_decay)
             m *= b1
             m += (1 - b1) * g

@@ -12,6 +12,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from . import devices
 from .data import split
 from .losses import CrossEntropyLoss
 from .optim import Adam
@@ -30,9 +31,11 @@ def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
 
 
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for every sample of x, in eval mode."""
+    """The model's outputs for every sample of x, in eval mode, as a NumPy array."""
     model.eval()
-    return np.concatenate([model.forward(x[index]) for index in batches(len(x), batch_size)])
+    place = devices.to_gpu if devices.on_gpu(model) else np.asarray
+    outputs = [devices.to_host(model.forward(place(x[index]))) for index in batches(len(x), batch_size)]
+    return np.concatenate(outputs)
 
 
 def evaluate(model, x, y, loss=None, batch_size: int = 256) -> dict:
@@ -53,10 +56,14 @@ def fit(model, x, y, *, epochs=1, batch_size=32, optimizer=None, loss=None, sche
     ``augment(batch, rng)`` transforms each training batch (see :func:`fastconv.data.random_shift`).
     ``seed`` fixes shuffling, the held-out split and augmentation.
 
+    A model on the GPU (``model.to("cuda")``) trains there: each batch is copied over
+    once, after augmentation, and only its outputs come back, for the accuracy.
+
     The history holds ``loss``, ``accuracy``, ``lr`` and ``seconds`` (of training, without
     validation) per epoch, and ``val_loss``, ``val_accuracy`` when there is validation data.
     """
     rng = np.random.default_rng(seed)
+    place = devices.to_gpu if devices.on_gpu(model) else np.asarray
     optimizer = optimizer or Adam(model.parameters())
     loss = loss or CrossEntropyLoss()
     if validation_split:
@@ -73,12 +80,12 @@ def fit(model, x, y, *, epochs=1, batch_size=32, optimizer=None, loss=None, sche
             xb, yb = x[index], y[index]
             if augment is not None:
                 xb = augment(xb, rng)
-            outputs = model.forward(xb)
+            outputs = model.forward(place(xb))
             batch_loss = loss(outputs, yb)
             model.backward(loss.backward())
             optimizer.step()
             total_loss += batch_loss * len(index)
-            total_correct += accuracy(outputs, yb) * len(index)
+            total_correct += accuracy(devices.to_host(outputs), yb) * len(index)
             bar.set_postfix(loss=f"{batch_loss:.4f}")
         history["loss"].append(total_loss / len(x))
         history["accuracy"].append(total_correct / len(x))

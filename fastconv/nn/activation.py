@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..devices import gpu_kernels
+from ..shapes import is_device_array
 from .module import Module, elements
 
 
@@ -11,38 +13,63 @@ class _Elementwise(Module):
         return elements(input_shape)
 
 
-class ReLU(_Elementwise):
-    """max(x, 0); the gradient passes where x > 0."""
+class _Activation(_Elementwise):
+    """An activation written for NumPy (``host_forward``/``host_backward``) that runs as
+    one cuda kernel on GPU arrays (``kernel`` names it in :mod:`fastconv.kernels.cuda.dense`)."""
+
+    kernel = None
 
     def forward(self, x):
+        if not is_device_array(x):
+            return self.host_forward(x)
+        y = gpu_kernels().activation_forward(self.kernel, x)
+        self._saved = x if self.kernel == "relu" else y  # what the gradient kernel reads
+        return y
+
+    def backward(self, dout):
+        if not is_device_array(dout):
+            return self.host_backward(dout)
+        return gpu_kernels().activation_backward(self.kernel, dout, self._saved)
+
+
+class ReLU(_Activation):
+    """max(x, 0); the gradient passes where x > 0."""
+
+    kernel = "relu"
+
+    def host_forward(self, x):
         self._positive = x > 0
         return np.where(self._positive, x, x.dtype.type(0))
 
-    def backward(self, dout):
+    def host_backward(self, dout):
         return np.where(self._positive, dout, dout.dtype.type(0))
 
 
-class Sigmoid(_Elementwise):
+class Sigmoid(_Activation):
     """1 / (1 + exp(-x)); dy/dx = y (1 - y)."""
 
-    def forward(self, x):
+    kernel = "sigmoid"
+
+    def host_forward(self, x):
         # exp of a non-positive number only: no overflow for large |x|.
         e = np.exp(-np.abs(x))
         self._y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._y
 
-    def backward(self, dout):
+    def host_backward(self, dout):
         return dout * self._y * (1 - self._y)
 
 
-class Tanh(_Elementwise):
+class Tanh(_Activation):
     """tanh(x); dy/dx = 1 - y^2."""
 
-    def forward(self, x):
+    kernel = "tanh"
+
+    def host_forward(self, x):
         self._y = np.tanh(x)
         return self._y
 
-    def backward(self, dout):
+    def host_backward(self, dout):
         return dout * (1 - self._y * self._y)
 
 
@@ -64,6 +91,11 @@ class Softmax(_Elementwise):
         self.dim = dim
 
     def forward(self, x):
+        if is_device_array(x):
+            raise NotImplementedError(
+                "Softmax has no GPU kernel: end a model on the GPU with its logits and train it "
+                "with CrossEntropyLoss, which applies the softmax itself"
+            )
         self._y = softmax(x, self.dim)
         return self._y
 

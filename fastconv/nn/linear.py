@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..devices import gpu_kernels, to_gpu
+from ..shapes import check_same_dtype, is_device_array
 from .init import generator, initial_weight
 from .module import Module, Parameter, elements
 
@@ -22,15 +24,24 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
 
     def forward(self, x):
+        self.output_shape(tuple(x.shape))  # a clear error for a wrong number of features
         self._x = x
+        if is_device_array(x):  # y^T = w @ x^T + b, one GEMM kernel on the GPU
+            if len(x.shape) != 2:
+                raise ValueError(f"{self!r} on the GPU takes (N, {self.in_features}) inputs, got {tuple(x.shape)}")
+            check_same_dtype(x=x, weight=self.weight.data)
+            return gpu_kernels().linear_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
         y = x @ self.weight.data.T
         return y if self.bias is None else y + self.bias.data
 
     def backward(self, dout):
-        self.weight.grad = dout.T @ self._x
+        if is_device_array(dout):
+            dx, self.weight.grad, db = gpu_kernels().linear_backward(dout, self._x, self.weight.data)
+        else:
+            dx, self.weight.grad, db = dout @ self.weight.data, dout.T @ self._x, dout.sum(axis=0)
         if self.bias is not None:
-            self.bias.grad = dout.sum(axis=0)
-        return dout @ self.weight.data
+            self.bias.grad = db
+        return dx
 
     def output_shape(self, input_shape):
         if input_shape[-1] != self.in_features:
@@ -49,7 +60,7 @@ class Flatten(Module):
 
     def forward(self, x):
         self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], elements(x.shape[1:]))
 
     def backward(self, dout):
         return dout.reshape(self._shape)
@@ -77,10 +88,15 @@ class Dropout(Module):
             return x
         keep = self.rng.random(x.shape) >= self.p
         self._scale = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
-        return x * self._scale
+        if is_device_array(x):  # the mask is drawn on the host, from the same generator
+            self._scale = to_gpu(self._scale)
+        return self._times_scale(x)
 
     def backward(self, dout):
-        return dout if self._scale is None else dout * self._scale
+        return dout if self._scale is None else self._times_scale(dout)
+
+    def _times_scale(self, a):
+        return gpu_kernels().multiply(a, self._scale) if is_device_array(a) else a * self._scale
 
     def extra_repr(self):
         return f"p={self.p}"

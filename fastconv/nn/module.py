@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import devices
 from ..backends import resolve
 
 
@@ -70,14 +71,20 @@ class Module:
         return self.train(False)
 
     def to(self, backend: str | None = None, *, dtype=None):
-        """Run on ``backend`` from now on and/or cast the parameters to ``dtype``; returns self."""
+        """Run on ``backend`` from now on and/or cast the parameters to ``dtype``; returns self.
+
+        A cuda backend also moves the parameters and their gradients to the GPU, where
+        the layer then keeps its activations; any other backend brings them back.
+        """
         if backend is not None:
             resolve(backend)
             self.backend = backend
+            place = devices.to_gpu if devices.is_gpu_backend(backend) else devices.to_host
+            for p in self.parameters():
+                p.data, p.grad = place(p.data), place(p.grad)
         if dtype is not None:
             for p in self.parameters():
-                p.data = p.data.astype(dtype)
-                p.grad = p.grad.astype(dtype)
+                p.data, p.grad = devices.astype(p.data, dtype), devices.astype(p.grad, dtype)
         return self
 
     def output_shape(self, input_shape: tuple) -> tuple:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..shapes import as_pair, pool_geometry
+from ..devices import gpu_kernels
+from ..shapes import as_pair, check_dy, is_device_array, pool2d_geometry, pool_geometry
 from .module import Module, elements
 
 
@@ -36,9 +37,29 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each window (padding counts as -inf)."""
+    """Maximum over each window (padding counts as -inf).
+
+    On the GPU, forward keeps each window's argmax and backward sends the gradient
+    straight to it, instead of searching the windows of x again.
+    """
 
     forward_op, backward_op = staticmethod(F.max_pool2d), staticmethod(F.max_pool2d_backward)
+
+    def forward(self, x):
+        if not is_device_array(x):
+            return super().forward(x)
+        g = pool2d_geometry(x, self.kernel_size, self.stride, self.padding)
+        self._x_shape = g.input_shape
+        y, self._argmax = gpu_kernels().max_pool2d_forward_argmax(x, g.kernel, g.stride, g.padding)
+        return y
+
+    def backward(self, dout):
+        if not is_device_array(dout):
+            return super().backward(dout)
+        check_dy(dout, self._argmax.shape, "max_pool2d")
+        return gpu_kernels().max_pool2d_backward_argmax(
+            dout, self._argmax, self._x_shape, self.kernel_size, self.stride, self.padding
+        )
 
 
 class AvgPool2d(_Pool2d):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import training
+from ..devices import like, to_host
 from .module import Module
 
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -130,7 +131,8 @@ class Sequential(Module):
     # -- checkpoints -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: p.data for name, p in self.named_parameters()}
+        """The parameters by name, as NumPy arrays (copied from the GPU if they are there)."""
+        return {name: to_host(p.data) for name, p in self.named_parameters()}
 
     def _mismatch(self, shapes: dict[str, tuple]) -> str | None:
         """Why parameters of these names and shapes do not fit this model, or None if they do."""
@@ -143,12 +145,12 @@ class Sequential(Module):
         return "parameter shapes do not match this model: " + "; ".join(wrong) if wrong else None
 
     def load_state_dict(self, state: dict[str, np.ndarray]):
-        """Copy ``state`` into the parameters; names and shapes must match exactly."""
+        """Copy ``state`` into the parameters, where they live; names and shapes must match exactly."""
         problem = self._mismatch({name: tuple(value.shape) for name, value in state.items()})
         if problem:
             raise ValueError(problem)
         for name, p in self.named_parameters():
-            p.data = np.array(state[name], dtype=p.data.dtype)
+            p.data = like(np.array(to_host(state[name]), dtype=p.data.dtype), p.data)
         return self
 
     def save(self, path) -> None:

@@ -18,7 +18,9 @@ columns into dx (col2im). db is a reduction in all three. Max and average poolin
 one thread per output forward and one per input backward (a gather again).
 
 The pieces a model needs besides convolution and pooling (Linear through the same
-GEMM, ReLU/Sigmoid/Tanh, softmax cross-entropy) are in :mod:`.dense`.
+GEMM, ReLU/Sigmoid/Tanh, softmax cross-entropy) are in :mod:`.dense`, the optimizer
+updates in :mod:`.optim`; max pooling's forward can also return its argmax, which a
+layer keeps for backward.
 
 Every op takes NumPy arrays (copied to the device, results copied back) or device
 arrays (results stay on the device). The backend runs where a CUDA GPU is present, or
@@ -31,6 +33,13 @@ from numba import cuda  # noqa: E402
 
 from . import conv_backward, conv_forward, pool  # noqa: E402
 from .device import deliver, to_device, wants_host  # noqa: E402
+
+# What the layers, losses and optimizers of a model on the GPU call (model.to("cuda")).
+from .dense import (  # noqa: E402, F401
+    activation_backward, activation_forward, linear_backward, linear_forward, multiply, softmax_cross_entropy,
+)
+from .optim import adam_step, sgd_step  # noqa: E402, F401
+from .pool import max_pool2d_backward_argmax, max_pool2d_forward_argmax  # noqa: E402, F401
 
 ALGORITHMS = tuple(conv_forward.ALGORITHMS)
 DEFAULT_ALGORITHM = "v3_im2col"  # what algorithm=None runs

@@ -1,4 +1,5 @@
-"""The other pieces a model needs on the GPU: Linear, activations, softmax cross-entropy.
+"""The other pieces a model needs on the GPU: Linear, activations, dropout's product,
+softmax cross-entropy.
 
 Like the conv and pooling ops, each takes NumPy arrays (results come back as NumPy) or
 device arrays (results stay on the device), so a whole model can run on the GPU.
@@ -92,6 +93,26 @@ def activation_backward(name, dy, saved):
     flat = (dy.reshape(dy.size), saved.reshape(dy.size), dx.reshape(dy.size))
     launch(_activation_grad_kernel(dy.dtype), *grid_1d(dy.size), *flat, ACTIVATIONS[name])
     return deliver(host, dx)
+
+
+@per_dtype
+def _multiply_kernel(ftype):
+    @cuda.jit
+    def multiply(a, b, out):
+        """One thread per element: out = a * b."""
+        i = cuda.grid(1)
+        if i < out.size:
+            out[i] = a[i] * b[i]
+
+    return multiply
+
+
+def multiply(a, b):
+    """a * b, elementwise, for two arrays of one shape (Dropout's scaled mask)."""
+    host, a, b = wants_host(a, b), to_device(a), to_device(b)
+    out = empty(a.shape, a.dtype)
+    launch(_multiply_kernel(a.dtype), *grid_1d(a.size), a.reshape(a.size), b.reshape(a.size), out.reshape(a.size))
+    return deliver(host, out)
 
 
 @per_dtype

@@ -43,15 +43,21 @@ def deliver(host: bool, *outputs):
 
 
 def empty(shape, dtype):
-    """An output array on the device; NaN-filled while :func:`fastconv.buffers.poisoned` is on."""
+    """An output array on the device, poisoned while :func:`fastconv.buffers.poisoned` is on."""
     if buffers.is_poisoned():
-        return cuda.to_device(np.full(shape, np.nan, dtype=dtype))
+        return cuda.to_device(buffers.empty(shape, dtype))
     return cuda.device_array(shape, dtype=dtype)
 
 
 def bias_or_zeros(b, K, dtype):
     """The bias vector on the device, or zeros, so kernels always add ``b[k]``."""
-    return to_device(b) if b is not None else cuda.to_device(np.zeros(K, dtype=dtype))
+    return to_device(b) if b is not None else _zeros(K, np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _zeros(K, dtype):
+    """A zero vector on the device, copied over once per length and dtype (kernels only read it)."""
+    return cuda.to_device(np.zeros(K, dtype=dtype))
 
 
 def grid_1d(size: int):

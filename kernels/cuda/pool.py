@@ -4,10 +4,13 @@ Windows follow PyTorch: max pooling pads with -inf, a NaN in a window wins, ties
 the first maximum in row-major window order; average pooling counts the zero padding
 (``count_include_pad=True``). The naive loops scatter each window's gradient into dx;
 here backward is a gather: the thread that owns dx[n, c, h, w] visits the windows that
-cover it, so no two threads write one element and no atomics are needed.
+cover it, so no two threads write one element and no atomics are needed. Max pooling's
+forward also records each window's winning tap, and backward reads it instead of
+searching the windows again.
 """
 import math
 
+import numpy as np
 from numba import cuda
 
 from fastconv.shapes import output_size
@@ -42,8 +45,9 @@ def window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw):
 @per_dtype
 def _max_forward_kernel(ftype):
     @cuda.jit
-    def max_pool2d(x, y, kh, kw, sh, sw, ph, pw):
-        """One thread per output: the maximum of its window, read straight from x.
+    def max_pool2d(x, y, argmax, kh, kw, sh, sw, ph, pw):
+        """One thread per output: the maximum of its window, read straight from x, and
+        which tap of the window (r * kw + s) holds it.
 
         The naive loop builds a padded copy of x and visits the outputs one by one; here
         all outputs run at once and the padding is a bounds test, never stored.
@@ -51,7 +55,9 @@ def _max_forward_kernel(ftype):
         index = cuda.grid(1)
         if index < y.size:
             n, c, i, j = unravel(index, y.shape[1], y.shape[2], y.shape[3])
-            y[n, c, i, j] = window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw)[0]
+            best, tap = window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw)
+            y[n, c, i, j] = best
+            argmax[n, c, i, j] = tap
 
     return max_pool2d
 
@@ -59,11 +65,11 @@ def _max_forward_kernel(ftype):
 @per_dtype
 def _max_backward_kernel(ftype):
     @cuda.jit
-    def max_pool2d_dx(dy, x, dx, kh, kw, sh, sw, ph, pw):
-        """One thread per input: sum dy over the covering windows whose first maximum it is.
+    def max_pool2d_dx(dy, argmax, dx, kh, kw, sh, sw, ph, pw):
+        """One thread per input: sum dy over the covering windows whose winning tap it is.
 
-        The winner is found again from x (the contract passes x, not an argmax), with
-        the same device function as forward, so forward and backward agree on ties.
+        The winners are the ``argmax`` that forward kept, so each window's maximum is
+        searched once, and forward and backward agree on ties and NaNs by construction.
         """
         index = cuda.grid(1)
         OH, OW = dy.shape[2], dy.shape[3]
@@ -75,7 +81,7 @@ def _max_backward_kernel(ftype):
                 if i >= 0:
                     for s in range(kw):
                         j = window_index(v + pw, s, sw, OW)
-                        if j >= 0 and window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw)[1] == r * kw + s:
+                        if j >= 0 and argmax[n, c, i, j] == r * kw + s:
                             acc += dy[n, c, i, j]
             dx[n, c, h, v] = acc
 
@@ -125,27 +131,45 @@ def _avg_backward_kernel(ftype):
     return avg_pool2d_dx
 
 
-def _forward(kernel, x, window, stride, padding):
+def _output(x, window, stride, padding, dtype):
     N, C, H, W = x.shape
     OH = output_size(H, window[0], stride[0], padding[0])
     OW = output_size(W, window[1], stride[1], padding[1])
-    y = empty((N, C, OH, OW), x.dtype)
-    launch(kernel(x.dtype), *grid_1d(y.size), x, y, *window, *stride, *padding)
-    return y
+    return empty((N, C, OH, OW), dtype)
+
+
+def max_pool2d_forward_argmax(x, window, stride, padding):
+    """(y, argmax): the window maxima and, per output, the winning tap ``r * kw + s`` (int32).
+
+    Layers on the GPU keep ``argmax`` for :func:`max_pool2d_backward_argmax`.
+    """
+    y = _output(x, window, stride, padding, x.dtype)
+    argmax = _output(x, window, stride, padding, np.int32)
+    launch(_max_forward_kernel(x.dtype), *grid_1d(y.size), x, y, argmax, *window, *stride, *padding)
+    return y, argmax
+
+
+def max_pool2d_backward_argmax(dy, argmax, x_shape, window, stride, padding):
+    """dx of max pooling from the ``argmax`` of :func:`max_pool2d_forward_argmax`."""
+    dx = empty(x_shape, dy.dtype)
+    launch(_max_backward_kernel(dy.dtype), *grid_1d(dx.size), dy, argmax, dx, *window, *stride, *padding)
+    return dx
 
 
 def max_pool2d_forward(x, window, stride, padding):
-    return _forward(_max_forward_kernel, x, window, stride, padding)
-
-
-def avg_pool2d_forward(x, window, stride, padding):
-    return _forward(_avg_forward_kernel, x, window, stride, padding)
+    return max_pool2d_forward_argmax(x, window, stride, padding)[0]
 
 
 def max_pool2d_backward(dy, x, window, stride, padding):
-    dx = empty(x.shape, x.dtype)
-    launch(_max_backward_kernel(x.dtype), *grid_1d(dx.size), dy, x, dx, *window, *stride, *padding)
-    return dx
+    """The contract passes x, not the argmax: search each window once, then gather."""
+    argmax = max_pool2d_forward_argmax(x, window, stride, padding)[1]
+    return max_pool2d_backward_argmax(dy, argmax, x.shape, window, stride, padding)
+
+
+def avg_pool2d_forward(x, window, stride, padding):
+    y = _output(x, window, stride, padding, x.dtype)
+    launch(_avg_forward_kernel(x.dtype), *grid_1d(y.size), x, y, *window, *stride, *padding)
+    return y
 
 
 def avg_pool2d_backward(dy, x, window, stride, padding):
