@@ -4,8 +4,8 @@ The first time ``auto`` meets an (op, shapes, dtype) it times every available
 (backend, algorithm) on the very call's inputs, in alternating rounds after a warm-up
 call (so Numba's compilation is not counted), and keeps the fastest one whose result
 agrees with the naive kernel on the first image of the batch. The choice is remembered
-in memory and in a small JSON file per machine, keyed by op, shapes, dtype, thread count
-and library versions, so later processes start with it:
+in memory and in a small JSON file per machine, keyed by op, shapes, dtype, thread count,
+library versions and a fingerprint of fastconv's kernels, so later processes start with it:
 
     $FASTCONV_CACHE_DIR/autotune.json   (default: $XDG_CACHE_HOME/fastconv or ~/.cache/fastconv)
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
 import json
 import os
 import statistics
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, kernels
 from .backends import available_kernels, resolve
 
 ROUNDS = 7
@@ -54,10 +56,25 @@ def _threads() -> int:
     return numba.get_num_threads()
 
 
+@functools.cache
+def kernels_fingerprint() -> str:
+    """A short hash of fastconv's own source and compiled files: editing or rebuilding a
+    kernel changes it, so choices measured on an older kernel are measured again."""
+    digest = hashlib.sha256()
+    for folder in (Path(__file__).parent, *map(Path, kernels.__path__)):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".pyx", ".so"):
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@functools.cache
 def _versions() -> str:
     import numba
 
-    return f"fastconv {__version__}, numpy {np.__version__}, numba {numba.__version__}"
+    return (f"fastconv {__version__} ({kernels_fingerprint()}), "
+            f"numpy {np.__version__}, numba {numba.__version__}")
 
 
 def cache_key(op: str, arrays, params) -> str:

@@ -2,9 +2,14 @@
 
 Hypothesis draws the batch (zero included), channels, image and kernel sizes, stride,
 padding, dilation, dtype and the memory layout of the inputs (contiguous, strided views,
-transposed). Profiles: ``ci`` (default, quick) and ``long`` (10,000 examples per test)::
+transposed). Profiles: ``ci`` (default, quick) and ``long`` (10,000 examples per test,
+or ``HYPOTHESIS_EXAMPLES``)::
 
     HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py
+    HYPOTHESIS_PROFILE=long HYPOTHESIS_EXAMPLES=4000 python -m pytest tests/test_properties.py -k cuda:v1
+
+Pooling has no algorithms: its tests call ``kernel.backend``, so the algorithms of one
+backend repeat the same pooling test.
 """
 import os
 
@@ -20,7 +25,7 @@ from helpers import assert_close
 
 settings.register_profile("ci", max_examples=25, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=10_000, deadline=None,
+settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 10_000)), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
