@@ -256,3 +256,14 @@ def test_softmax_cross_entropy():
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     assert loss == pytest.approx(-log_p[np.arange(4), labels].mean(), rel=1e-12)
     assert_close(dlogits, (np.exp(log_p) - np.eye(3)[labels]) / 4, np.float64, "dlogits")
+
+
+def test_gpu_check_runs_on_the_simulator():
+    """benchmarks/gpu_check.py --tiny: every kernel version validated, the epoch timed, exit 0."""
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "gpu_check.py")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    out = subprocess.run([sys.executable, script, "--tiny"], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "card: " in out.stdout and "WRONG" not in out.stdout
+    assert "conv2d v3_im2col bwd" in out.stdout and "max_pool2d bwd" in out.stdout
+    assert "fastconv on the GPU" in out.stdout and "fastconv on the CPU" in out.stdout
