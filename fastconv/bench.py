@@ -6,7 +6,8 @@ is something that can run it: every available fastconv kernel (``"numba:direct"`
 and, when it is installed, ``"torch"`` (``torch.nn.functional`` on the same arrays, no
 copy). :func:`make_call` turns (case, peer, direction) into a function of no arguments;
 :func:`measure` times several of them alternately in one process, after a warm-up call
-whose time (Numba's compilation, ``auto``'s tuning) is reported separately.
+whose time (Numba's compilation, ``auto``'s tuning) is reported separately. Max
+pooling's backward runs from the indices its forward kept, on both sides, as in training.
 
 Work per call, to turn times into rates: a conv2d forward does ``2*N*K*OH*OW*C*R*S``
 FLOPs and its backward twice that (dx and dw; db is negligible); a training step does
@@ -232,6 +233,9 @@ def make_call(case, peer: str, direction: str, dtype=np.float32, seed: int = 0):
     k, s, p = case.kernel, case.stride, case.padding
     if direction == "forward":
         return lambda: forward(x, k, s, p, backend=peer)
+    if case.kind == "max":  # as in training (and for torch): from the indices forward kept
+        _, indices = forward(x, k, s, p, return_indices=True, backend=peer)
+        return lambda: backward(dy, x, k, s, p, indices=indices, backend=peer)
     return lambda: backward(dy, x, k, s, p, backend=peer)
 
 

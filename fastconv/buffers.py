@@ -2,7 +2,7 @@
 
 Kernels allocate the arrays they return through :func:`empty`. Normally that is
 ``np.empty``. Inside ``with poisoned():`` it returns arrays filled with NaN instead
-(integer arrays, such as a max pooling's argmax, with their most negative value), so
+(integer arrays, such as max pooling's indices, with their most negative value), so
 a kernel that forgets to write (or to zero before accumulating into) an element
 produces garbage there and fails its comparison with the naive kernel.
 """

@@ -7,7 +7,8 @@ NumPy inputs C-contiguous and calls the backend's kernel::
     y = conv2d(x, w, b=None, stride=1, padding=0, dilation=1, backend=None)
     dx, dw, db = conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, backend=None)
     y = max_pool2d(x, kernel_size, stride=None, padding=0, backend=None)
-    dx = max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, backend=None)
+    y, indices = max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=True, backend=None)
+    dx = max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, indices=None, backend=None)
     y = avg_pool2d(x, kernel_size, stride=None, padding=0, backend=None)
     dx = avg_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, backend=None)
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import autotune
 from .backends import get_backend, resolve
-from .shapes import check_dy, check_same_dtype, conv2d_geometry, is_device_array, pool2d_geometry
+from .shapes import check_dy, check_indices, check_same_dtype, conv2d_geometry, is_device_array, pool2d_geometry
 
 __all__ = [
     "conv2d",
@@ -102,14 +103,37 @@ def _pool_backward(op, dy, x, kernel_size, stride, padding, backend):
     return _run(op, backend, (dy, x), (g.kernel, g.stride, g.padding), call)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, *, backend=None):
-    """Maximum over each window; padding is -inf. ``stride=None`` means ``kernel_size``."""
-    return _pool("max_pool2d_forward", x, kernel_size, stride, padding, backend)
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices=False, backend=None):
+    """Maximum over each window; padding is -inf. ``stride=None`` means ``kernel_size``.
+
+    With ``return_indices=True`` it returns ``(y, indices)``, as PyTorch: ``indices``
+    (int64, the shape of y) holds where each maximum is, as its flat position
+    ``h * W + w`` in its plane x[n, c]. Give them to :func:`max_pool2d_backward` and
+    it sends each gradient straight there instead of searching the windows again.
+    """
+    op = "max_pool2d_forward_indices" if return_indices else "max_pool2d_forward"
+    return _pool(op, x, kernel_size, stride, padding, backend)
 
 
-def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, *, backend=None):
-    """dx of max_pool2d: each dy goes to its window's (first) maximum."""
-    return _pool_backward("max_pool2d_backward", dy, x, kernel_size, stride, padding, backend)
+def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, *, indices=None, backend=None):
+    """dx of max_pool2d: each dy goes to its window's (first) maximum, found again from x
+    or read from the ``indices`` that ``max_pool2d(..., return_indices=True)`` gave."""
+    if indices is None:
+        return _pool_backward("max_pool2d_backward", dy, x, kernel_size, stride, padding, backend)
+    g = pool2d_geometry(x, kernel_size, stride, padding)
+    check_dy(dy, g.output_shape, "max_pool2d")
+    check_same_dtype(dy=dy, x=x)
+    check_indices(indices, g)
+    (dy,) = _contiguous(dy)
+    if isinstance(indices, np.ndarray):
+        indices = np.ascontiguousarray(indices, dtype=np.int64)
+
+    def call(spec, images=ALL):
+        x_shape = (dy[images].shape[0], g.C, g.H, g.W)
+        return resolve(spec)[0].max_pool2d_backward_indices(dy[images], indices[images], x_shape,
+                                                             g.kernel, g.stride, g.padding)
+
+    return _run("max_pool2d_backward_indices", backend, (dy, indices), (g.kernel, g.stride, g.padding), call)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, backend=None):

@@ -150,6 +150,25 @@ def check_dy(dy, expected_shape, what: str):
         )
 
 
+def check_indices(indices, g: PoolGeometry):
+    """Max pooling indices: integers of the output's shape, each a position in an H*W plane.
+
+    On the host the range is checked too, since a kernel scatters dy to these positions.
+    """
+    if not is_array(indices):
+        raise TypeError(f"indices must be a NumPy array (or a CUDA device array), got {type(indices).__name__}")
+    if np.dtype(indices.dtype).kind not in "iu":
+        raise TypeError(f"indices must hold integers, got {np.dtype(indices.dtype)}")
+    if tuple(indices.shape) != g.output_shape:
+        raise ValueError(f"indices must have the shape of the max_pool2d output {g.output_shape}, "
+                         f"got {tuple(indices.shape)}")
+    plane = g.H * g.W
+    if not is_device_array(indices) and indices.size and (indices.min() < 0 or indices.max() >= plane):
+        raise ValueError(f"indices must be positions h * W + w in an input plane, in [0, {plane}), "
+                         f"got values from {indices.min()} to {indices.max()}")
+    return indices
+
+
 def conv2d_geometry(x, w, b=None, stride=1, padding=0, dilation=1) -> ConvGeometry:
     """Validate conv2d arguments (arrays included) and return the geometry."""
     check_array(x, "x", 4)

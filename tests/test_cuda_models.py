@@ -88,8 +88,8 @@ def test_activations_and_gradients_stay_on_the_device(monkeypatch):
     assert all(len(shape) <= 2 and shape[0] <= 2 for shape in received), received
 
 
-def test_max_pool_layer_on_the_gpu_keeps_its_argmax():
-    """Ties, -inf and NaN windows: the kept argmax routes dy as the naive kernel does."""
+def test_max_pool_layer_on_the_gpu_keeps_its_indices():
+    """Ties, -inf and NaN windows: the kept indices route dy as the naive kernel does."""
     x = np.random.default_rng(1).standard_normal((2, 2, 5, 6))
     x[0, 0, :2, :2] = 1.0  # a tie
     x[0, 1, :3, :3] = -np.inf

@@ -47,7 +47,8 @@ def pool_problem(case_seed, dtype, kind):
     y = forward(x.astype(np.float64), **args, backend="naive")
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = backward(dy.astype(np.float64), x.astype(np.float64), **args, backend="naive")
-    return dict(x=x, dy=dy, args=args, y=y, dx=dx)
+    indices = F.max_pool2d(x, **args, return_indices=True, backend="naive")[1] if kind == "max" else None
+    return dict(x=x, dy=dy, args=args, y=y, dx=dx, indices=indices)
 
 
 def seeds(kernel, chunk):
@@ -82,6 +83,22 @@ def test_pool2d_matches_naive(kernel, kind, dtype, chunk):
             dx = backward(p["dy"], p["x"], **p["args"], backend=kernel.backend)
         assert_close(y, p["y"], dtype, f"forward, {what}")
         assert_close(dx, p["dx"], dtype, f"dx, {what}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_max_pool2d_indices_match_naive(kernel, dtype, chunk):
+    """Forward with indices gives the naive indices exactly; backward from them gives dx."""
+    for seed in seeds(kernel, chunk):
+        p = pool_problem(seed, dtype, "max")
+        what = f"{kernel.backend} case {seed}: x {p['x'].shape} {p['args']}"
+        with poisoned():
+            y, indices = F.max_pool2d(p["x"], **p["args"], return_indices=True, backend=kernel.backend)
+            dx = F.max_pool2d_backward(p["dy"], p["x"], **p["args"], indices=p["indices"], backend=kernel.backend)
+        assert_close(y, p["y"], dtype, f"forward, {what}")
+        assert indices.dtype == np.int64, what
+        np.testing.assert_array_equal(indices, p["indices"], err_msg=what)
+        assert_close(dx, p["dx"], dtype, f"dx from indices, {what}")
 
 
 def test_random_cases_cover_the_awkward_configurations():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv.functional as F
-from fastconv import shapes
+from fastconv import available_backends, shapes
 from helpers import ACCELERATED, SIMULATED_CUDA, assert_close
 
 
@@ -45,6 +45,21 @@ def test_max_pool_follows_nan_like_pytorch():
     assert np.isnan(F.max_pool2d(x, 2, backend="naive")[0, 0, 0, 0])
     dx = F.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, 2, backend="naive")
     np.testing.assert_array_equal(dx[0, 0], [[0, 1], [0, 0]])
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_max_pool_indices_are_pytorchs(backend):
+    """Same positions as ``torch.nn.functional.max_pool2d(..., return_indices=True)``,
+    ties and all -inf windows included."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: no reference indices")
+    x = np.random.default_rng(5).standard_normal((2, 3, 7, 6))
+    x[0, 0, :3, :3] = 1.0
+    x[1, 2, :4, :] = -np.inf
+    args = ((3, 2), (2, 1), (1, 1))
+    y, indices = F.max_pool2d(x, *args, return_indices=True, backend=backend)
+    expected_y, expected = torch.nn.functional.max_pool2d(torch.from_numpy(x), *args, return_indices=True)
+    np.testing.assert_array_equal(y, expected_y.numpy())
+    np.testing.assert_array_equal(indices, expected.numpy())
 
 
 def test_an_im2col_buffer_that_cannot_fit_is_refused_before_allocating():

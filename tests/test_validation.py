@@ -78,6 +78,23 @@ def test_pooling_backward_rejects_a_dy_of_the_wrong_shape(kernel, op):
         getattr(F, f"{op}_backward")(np.zeros((2, 3, 4, 3), np.float32), X, 2, backend=kernel.backend)
 
 
+@ALL
+@pytest.mark.parametrize(
+    "indices, error, message",
+    [
+        ([[0]], TypeError, r"indices must be a NumPy array"),
+        (np.zeros((2, 3, 4, 4), np.float32), TypeError, r"indices must hold integers, got float32"),
+        (np.zeros((2, 3, 4, 3), np.int64), ValueError, r"indices must have the shape of the max_pool2d output \(2, 3, 4, 4\), got \(2, 3, 4, 3\)"),
+        (np.full((2, 3, 4, 4), 64), ValueError, r"in \[0, 64\), got values from 64 to 64"),
+        (np.full((2, 3, 4, 4), -1), ValueError, r"in \[0, 64\), got values from -1 to -1"),
+    ],
+)
+def test_max_pool_backward_rejects_bad_indices(kernel, indices, error, message):
+    """A scatter to a position outside the plane would write out of bounds: refused first."""
+    with pytest.raises(error, match=message):
+        F.max_pool2d_backward(np.zeros((2, 3, 4, 4), np.float32), X, 2, indices=indices, backend=kernel.backend)
+
+
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match=r"unknown backend 'fortran'; choose one of naive, numpy"):
         F.conv2d(X, W, backend="fortran")

@@ -2,28 +2,18 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..devices import gpu_kernels
-from ..shapes import as_pair, check_dy, is_device_array, pool2d_geometry, pool_geometry
+from ..shapes import as_pair, pool_geometry
 from .module import Module, elements
 
 
 class _Pool2d(Module):
     """Shared by MaxPool2d and AvgPool2d: arguments as ``torch.nn.MaxPool2d``."""
 
-    forward_op = backward_op = None  # functions of fastconv.functional, set by each subclass
-
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", minimum=1)
         self.padding = as_pair(padding, "padding", minimum=0)
-
-    def forward(self, x):
-        self._x = x
-        return self.forward_op(x, self.kernel_size, self.stride, self.padding, backend=self.backend)
-
-    def backward(self, dout):
-        return self.backward_op(dout, self._x, self.kernel_size, self.stride, self.padding, backend=self.backend)
 
     def output_shape(self, input_shape):
         return pool_geometry(input_shape, self.kernel_size, self.stride, self.padding).output_shape
@@ -39,33 +29,31 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """Maximum over each window (padding counts as -inf).
 
-    On the GPU, forward keeps each window's argmax and backward sends the gradient
-    straight to it, instead of searching the windows of x again.
+    Forward keeps where each maximum is (``return_indices``), so backward sends the
+    gradient straight there instead of searching the windows of x again.
     """
 
-    forward_op, backward_op = staticmethod(F.max_pool2d), staticmethod(F.max_pool2d_backward)
-
     def forward(self, x):
-        if not is_device_array(x):
-            return super().forward(x)
-        g = pool2d_geometry(x, self.kernel_size, self.stride, self.padding)
-        self._x_shape = g.input_shape
-        y, self._argmax = gpu_kernels().max_pool2d_forward_argmax(x, g.kernel, g.stride, g.padding)
+        self._x = x
+        y, self._indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
+                                        return_indices=True, backend=self.backend)
         return y
 
     def backward(self, dout):
-        if not is_device_array(dout):
-            return super().backward(dout)
-        check_dy(dout, self._argmax.shape, "max_pool2d")
-        return gpu_kernels().max_pool2d_backward_argmax(
-            dout, self._argmax, self._x_shape, self.kernel_size, self.stride, self.padding
-        )
+        return F.max_pool2d_backward(dout, self._x, self.kernel_size, self.stride, self.padding,
+                                     indices=self._indices, backend=self.backend)
 
 
 class AvgPool2d(_Pool2d):
     """Mean over each window (zero padding counted, as PyTorch's default)."""
 
-    forward_op, backward_op = staticmethod(F.avg_pool2d), staticmethod(F.avg_pool2d_backward)
+    def forward(self, x):
+        self._x = x
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, backend=self.backend)
+
+    def backward(self, dout):
+        return F.avg_pool2d_backward(dout, self._x, self.kernel_size, self.stride, self.padding,
+                                     backend=self.backend)
 
 
 class _GlobalPool2d(Module):

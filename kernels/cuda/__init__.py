@@ -19,8 +19,7 @@ one thread per output forward and one per input backward (a gather again).
 
 The pieces a model needs besides convolution and pooling (Linear through the same
 GEMM, ReLU/Sigmoid/Tanh, softmax cross-entropy) are in :mod:`.dense`, the optimizer
-updates in :mod:`.optim`; max pooling's forward can also return its argmax, which a
-layer keeps for backward.
+updates in :mod:`.optim`.
 
 Every op takes NumPy arrays (copied to the device, results copied back) or device
 arrays (results stay on the device). The backend runs where a CUDA GPU is present, or
@@ -39,7 +38,6 @@ from .dense import (  # noqa: E402, F401
     activation_backward, activation_forward, linear_backward, linear_forward, multiply, softmax_cross_entropy,
 )
 from .optim import adam_step, sgd_step  # noqa: E402, F401
-from .pool import max_pool2d_backward_argmax, max_pool2d_forward_argmax  # noqa: E402, F401
 
 ALGORITHMS = tuple(conv_forward.ALGORITHMS)
 DEFAULT_ALGORITHM = "v3_im2col"  # what algorithm=None runs
@@ -80,6 +78,15 @@ def max_pool2d_forward(x, kernel, stride, padding):
 def max_pool2d_backward(dy, x, kernel, stride, padding):
     dx = pool.max_pool2d_backward(to_device(dy), to_device(x), kernel, stride, padding)
     return deliver(wants_host(dy, x), dx)
+
+
+def max_pool2d_forward_indices(x, kernel, stride, padding):
+    return deliver(wants_host(x), *pool.max_pool2d_forward_indices(to_device(x), kernel, stride, padding))
+
+
+def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
+    dx = pool.max_pool2d_backward_indices(to_device(dy), to_device(indices), x_shape, kernel, stride, padding)
+    return deliver(wants_host(dy, indices), dx)
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):

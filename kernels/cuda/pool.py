@@ -5,8 +5,8 @@ the first maximum in row-major window order; average pooling counts the zero pad
 (``count_include_pad=True``). The naive loops scatter each window's gradient into dx;
 here backward is a gather: the thread that owns dx[n, c, h, w] visits the windows that
 cover it, so no two threads write one element and no atomics are needed. Max pooling's
-forward also records each window's winning tap, and backward reads it instead of
-searching the windows again.
+forward can also record where each window's winner is, and backward then reads it
+instead of searching the windows again.
 """
 import math
 
@@ -45,9 +45,9 @@ def window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw):
 @per_dtype
 def _max_forward_kernel(ftype):
     @cuda.jit
-    def max_pool2d(x, y, argmax, kh, kw, sh, sw, ph, pw):
+    def max_pool2d(x, y, indices, kh, kw, sh, sw, ph, pw):
         """One thread per output: the maximum of its window, read straight from x, and
-        which tap of the window (r * kw + s) holds it.
+        where it is (h * W + w in its plane, as PyTorch's indices).
 
         The naive loop builds a padded copy of x and visits the outputs one by one; here
         all outputs run at once and the padding is a bounds test, never stored.
@@ -57,7 +57,7 @@ def _max_forward_kernel(ftype):
             n, c, i, j = unravel(index, y.shape[1], y.shape[2], y.shape[3])
             best, tap = window_max(x, n, c, i, j, kh, kw, sh, sw, ph, pw)
             y[n, c, i, j] = best
-            argmax[n, c, i, j] = tap
+            indices[n, c, i, j] = (i * sh - ph + tap // kw) * x.shape[3] + j * sw - pw + tap % kw
 
     return max_pool2d
 
@@ -65,23 +65,25 @@ def _max_forward_kernel(ftype):
 @per_dtype
 def _max_backward_kernel(ftype):
     @cuda.jit
-    def max_pool2d_dx(dy, argmax, dx, kh, kw, sh, sw, ph, pw):
-        """One thread per input: sum dy over the covering windows whose winning tap it is.
+    def max_pool2d_dx(dy, indices, dx, kh, kw, sh, sw, ph, pw):
+        """One thread per input: sum dy over the covering windows whose winner it is.
 
-        The winners are the ``argmax`` that forward kept, so each window's maximum is
+        The winners are the ``indices`` that forward kept, so each window's maximum is
         searched once, and forward and backward agree on ties and NaNs by construction.
+        An index that points outside its window is never matched: no write goes astray.
         """
         index = cuda.grid(1)
         OH, OW = dy.shape[2], dy.shape[3]
         if index < dx.size:
             n, c, h, v = unravel(index, dx.shape[1], dx.shape[2], dx.shape[3])
+            here = h * dx.shape[3] + v
             acc = ftype(0)
             for r in range(kh):
                 i = window_index(h + ph, r, sh, OH)
                 if i >= 0:
                     for s in range(kw):
                         j = window_index(v + pw, s, sw, OW)
-                        if j >= 0 and argmax[n, c, i, j] == r * kw + s:
+                        if j >= 0 and indices[n, c, i, j] == here:
                             acc += dy[n, c, i, j]
             dx[n, c, h, v] = acc
 
@@ -138,32 +140,29 @@ def _output(x, window, stride, padding, dtype):
     return empty((N, C, OH, OW), dtype)
 
 
-def max_pool2d_forward_argmax(x, window, stride, padding):
-    """(y, argmax): the window maxima and, per output, the winning tap ``r * kw + s`` (int32).
-
-    Layers on the GPU keep ``argmax`` for :func:`max_pool2d_backward_argmax`.
-    """
+def max_pool2d_forward_indices(x, window, stride, padding):
+    """(y, indices): the window maxima and each winner's position h * W + w in its plane (int64)."""
     y = _output(x, window, stride, padding, x.dtype)
-    argmax = _output(x, window, stride, padding, np.int32)
-    launch(_max_forward_kernel(x.dtype), *grid_1d(y.size), x, y, argmax, *window, *stride, *padding)
-    return y, argmax
+    indices = _output(x, window, stride, padding, np.int64)
+    launch(_max_forward_kernel(x.dtype), *grid_1d(y.size), x, y, indices, *window, *stride, *padding)
+    return y, indices
 
 
-def max_pool2d_backward_argmax(dy, argmax, x_shape, window, stride, padding):
-    """dx of max pooling from the ``argmax`` of :func:`max_pool2d_forward_argmax`."""
+def max_pool2d_backward_indices(dy, indices, x_shape, window, stride, padding):
+    """dx of max pooling from the ``indices`` of :func:`max_pool2d_forward_indices`."""
     dx = empty(x_shape, dy.dtype)
-    launch(_max_backward_kernel(dy.dtype), *grid_1d(dx.size), dy, argmax, dx, *window, *stride, *padding)
+    launch(_max_backward_kernel(dy.dtype), *grid_1d(dx.size), dy, indices, dx, *window, *stride, *padding)
     return dx
 
 
 def max_pool2d_forward(x, window, stride, padding):
-    return max_pool2d_forward_argmax(x, window, stride, padding)[0]
+    return max_pool2d_forward_indices(x, window, stride, padding)[0]
 
 
 def max_pool2d_backward(dy, x, window, stride, padding):
-    """The contract passes x, not the argmax: search each window once, then gather."""
-    argmax = max_pool2d_forward_argmax(x, window, stride, padding)[1]
-    return max_pool2d_backward_argmax(dy, argmax, x.shape, window, stride, padding)
+    """Search each window once (forward with indices), then gather."""
+    indices = max_pool2d_forward_indices(x, window, stride, padding)[1]
+    return max_pool2d_backward_indices(dy, indices, x.shape, window, stride, padding)
 
 
 def avg_pool2d_forward(x, window, stride, padding):

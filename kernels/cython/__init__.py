@@ -11,7 +11,14 @@ ALGORITHMS = ("im2col",)
 try:
     from ._im2col import OPENMP  # True when the compiled loops run on several threads
     from .conv import conv2d_backward, conv2d_forward
-    from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+    from .pool import (
+        avg_pool2d_backward,
+        avg_pool2d_forward,
+        max_pool2d_backward,
+        max_pool2d_backward_indices,
+        max_pool2d_forward,
+        max_pool2d_forward_indices,
+    )
 except ImportError as exc:
     OPENMP = False
     _MISSING = (
@@ -34,6 +41,8 @@ __all__ = [
     "conv2d_backward",
     "max_pool2d_forward",
     "max_pool2d_backward",
+    "max_pool2d_forward_indices",
+    "max_pool2d_backward_indices",
     "avg_pool2d_forward",
     "avg_pool2d_backward",
     "unavailable_reason",

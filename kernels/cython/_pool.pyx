@@ -66,13 +66,13 @@ def max_pool2d_forward(const floating[:, :, ::1] x, floating[:, :, :, ::1] y, g)
                         y[n, c, i, j] = best if (best >= value) | (best != best) else value
 
 
-def max_pool2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, ::1] x,
-                        floating[:, :, ::1] dx, g):
-    """dx = 0, then each dy[n, c, i, j] is added at the position of its window's maximum.
+def max_pool2d_forward_indices(const floating[:, :, ::1] x, floating[:, :, :, ::1] y,
+                               long long[:, :, :, ::1] indices, g):
+    """y[n, c, i, j] = the maximum of window (i, j) of plane x[n, c], and indices[n, c, i, j]
+    its flat position h*W + w in the plane (x flattened to (N, C, H*W)).
 
-    x and dx are flattened to (N, C, H*W). The maximum is found again from x (nothing
-    is kept from the forward pass). Windows of one plane may overlap, but one thread
-    owns the plane, so the sums do not race.
+    One window at a time (:func:`window_argmax`), where the forward without indices
+    goes row by row: the search has to remember a position, not just a value.
     """
     cdef Py_ssize_t N = g.N, C = g.C, H = g.H, W = g.W, OH = g.OH, OW = g.OW
     cdef Py_ssize_t kh = g.kernel[0], kw = g.kernel[1]
@@ -81,11 +81,31 @@ def max_pool2d_backward(const floating[:, :, :, ::1] dy, const floating[:, :, ::
     for plane in prange(N * C, nogil=True, schedule="static"):
         n = plane // C
         c = plane % C
-        for at in range(H * W):
+        for i in range(OH):
+            for j in range(OW):
+                at = window_argmax(x, n, c, H, W, i * sh - ph, j * sw - pw, kh, kw)
+                y[n, c, i, j] = x[n, c, at]
+                indices[n, c, i, j] = at
+
+
+def max_pool2d_backward_indices(const floating[:, :, :, ::1] dy, const long long[:, :, :, ::1] indices,
+                                floating[:, :, ::1] dx):
+    """dx = 0, then each dy[n, c, i, j] is added at position indices[n, c, i, j] of plane dx[n, c].
+
+    dx is flattened to (N, C, H*W). Windows of one plane may share a winner, but one
+    thread owns the plane, so the sums do not race.
+    """
+    cdef Py_ssize_t N = dy.shape[0], C = dy.shape[1], OH = dy.shape[2], OW = dy.shape[3]
+    cdef Py_ssize_t HW = dx.shape[2]
+    cdef Py_ssize_t plane, n, c, i, j, at
+    for plane in prange(N * C, nogil=True, schedule="static"):
+        n = plane // C
+        c = plane % C
+        for at in range(HW):
             dx[n, c, at] = 0
         for i in range(OH):
             for j in range(OW):
-                dx[n, c, window_argmax(x, n, c, H, W, i * sh - ph, j * sw - pw, kh, kw)] += dy[n, c, i, j]
+                dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]
 
 
 def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, g):

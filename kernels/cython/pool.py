@@ -1,4 +1,6 @@
 """Pooling: allocate the outputs, hand them to the compiled loops of ``_pool``."""
+import numpy as np
+
 from fastconv.buffers import empty
 from fastconv.shapes import pool2d_geometry
 
@@ -18,11 +20,23 @@ def max_pool2d_forward(x, kernel, stride, padding):
     return y
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
+def max_pool2d_forward_indices(x, kernel, stride, padding):
     g = pool2d_geometry(x, kernel, stride, padding)
-    dx = empty(g.input_shape, x.dtype)
-    _pool.max_pool2d_backward(dy, planes(x), planes(dx), g)
+    y, indices = empty(g.output_shape, x.dtype), empty(g.output_shape, np.int64)
+    _pool.max_pool2d_forward_indices(planes(x), y, indices, g)
+    return y, indices
+
+
+def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
+    dx = empty(x_shape, dy.dtype)
+    _pool.max_pool2d_backward_indices(dy, indices, planes(dx))
     return dx
+
+
+def max_pool2d_backward(dy, x, kernel, stride, padding):
+    """Find each window's winner again (forward with indices), then send dy to it."""
+    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
+    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):

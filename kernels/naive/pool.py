@@ -25,14 +25,16 @@ def max_pool2d_forward(x, kernel, stride, padding):
     return y
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
-    """The whole gradient dy[n, c, i, j] goes to the input element that won the max.
+def max_pool2d_forward_indices(x, kernel, stride, padding):
+    """(y, indices): y as :func:`max_pool2d_forward`, and where each maximum came from,
+    as the flat position ``h * W + w`` in its plane x[n, c] (PyTorch's ``return_indices``).
 
     Ties go to the first maximum in row-major order within the window (as PyTorch);
-    a NaN wins over numbers, so the gradient follows a NaN.
+    a NaN wins over numbers (np.argmax), so a window holding a NaN points at it.
     """
     g = pool2d_geometry(x, kernel, stride, padding)
-    dx = np.zeros_like(x)
+    y = np.zeros(g.output_shape, dtype=x.dtype)
+    indices = np.zeros(g.output_shape, dtype=np.int64)
     for n in range(g.N):
         for c in range(g.C):
             for i in range(g.OH):
@@ -40,8 +42,30 @@ def max_pool2d_backward(dy, x, kernel, stride, padding):
                     rows, cols = inside(i, j, g)
                     part = x[n, c, rows, cols]
                     r, s = np.unravel_index(np.argmax(part), part.shape)
-                    dx[n, c, rows.start + r, cols.start + s] += dy[n, c, i, j]
+                    h, w = rows.start + r, cols.start + s
+                    y[n, c, i, j] = x[n, c, h, w]
+                    indices[n, c, i, j] = h * g.W + w
+    return y, indices
+
+
+def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
+    """The whole gradient dy[n, c, i, j] goes to the input element that won the max,
+    at position ``indices[n, c, i, j]`` of its plane."""
+    N, C, H, W = x_shape
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(dy.shape[2]):
+                for j in range(dy.shape[3]):
+                    h, w = divmod(int(indices[n, c, i, j]), W)
+                    dx[n, c, h, w] += dy[n, c, i, j]
     return dx
+
+
+def max_pool2d_backward(dy, x, kernel, stride, padding):
+    """Find each window's winner again (forward with indices), then route dy to it."""
+    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
+    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):

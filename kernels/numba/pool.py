@@ -6,9 +6,10 @@ inside the input is computed once, :func:`~.windows.valid_outputs`), and give ea
 parallel task a whole plane of the output (forward) or of dx (backward), so no two
 threads write one element and overlapping windows add up in a fixed order.
 
-All passes go *row by row*: for one output row, each (window row, window column)
-offset is one pass over the whole row with a simple inner loop, instead of one short
-loop per window.
+The window passes go *row by row*: for one output row, each (window row, window
+column) offset is one pass over the whole row with a simple inner loop, instead of one
+short loop per window. Max pooling's backward needs no windows at all: each dy goes
+to the index its forward recorded.
 
 Max pooling follows ``np.max``/``np.argmax`` on the padded window, as the naive
 kernel: padding is -inf, the first maximum in row-major order wins a tie, and a NaN
@@ -49,26 +50,21 @@ def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
 
 
 @pool_kernel
-def _max_backward(dy, x, dx, kh, kw, sh, sw, ph, pw):
+def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
     """Row by row, like the forward, but keeping where each window's maximum is.
 
     Window offsets are visited in row-major order: the first real element (position
     -1 means none yet) starts the search and only a strictly greater value (or a first
     NaN) takes over, so ties go to the first maximum and a window of -inf values answers
-    its first real element, as PyTorch does. dy goes to the position, in this task's
-    dx plane.
+    its first real element, as PyTorch does.
     """
     N, C, H, W = x.shape
-    OH, OW = dy.shape[2], dy.shape[3]
+    OH, OW = y.shape[2], y.shape[3]
     for task in prange(N * C):
         n, c = task // C, task % C
         plane = x[n, c]
-        grad = dx[n, c].reshape(H * W)
-        grad[:] = 0.0
-        best = np.empty(OW, x.dtype)
-        where = np.empty(OW, np.int64)
         for i in range(OH):
-            best[:] = -np.inf
+            best, where = y[n, c, i], indices[n, c, i]
             where[:] = -1
             for r in range(kh):
                 h = i * sh - ph + r
@@ -80,11 +76,22 @@ def _max_backward(dy, x, dx, kh, kw, sh, sw, ph, pw):
                     for j in range(j_lo, j_hi):
                         w = j * sw + s - pw
                         value, current = row[w], best[j]
-                        first = where[j] < 0
-                        if first or value > current or (value != value and current == current):
+                        if where[j] < 0 or value > current or (value != value and current == current):
                             best[j], where[j] = value, h * W + w
+
+
+@pool_kernel
+def _max_backward_indices(dy, indices, dx):
+    """dx = 0, then each dy goes to its window's winner, at its index in the task's own plane."""
+    N, C, H, W = dx.shape
+    OH, OW = dy.shape[2], dy.shape[3]
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        grad = dx[n, c].reshape(H * W)
+        grad[:] = 0.0
+        for i in range(OH):
             for j in range(OW):
-                grad[where[j]] += dy[n, c, i, j]
+                grad[indices[n, c, i, j]] += dy[n, c, i, j]
 
 
 @pool_kernel
@@ -152,12 +159,25 @@ def max_pool2d_forward(x, kernel, stride, padding):
     return y
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
-    """dx: each dy[n, c, i, j] goes to the element that won the max of its window."""
+def max_pool2d_forward_indices(x, kernel, stride, padding):
+    """(y, indices): the maxima and each winner's position h * W + w in its plane x[n, c]."""
     g, args = _pooling(x, kernel, stride, padding)
-    dx = empty(g.input_shape, x.dtype)
-    _max_backward(dy, x, dx, *args)
+    y, indices = empty(g.output_shape, x.dtype), empty(g.output_shape, np.int64)
+    _max_forward_indices(x, y, indices, *args)
+    return y, indices
+
+
+def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
+    """dx: each dy[n, c, i, j] goes to position indices[n, c, i, j] of plane dx[n, c]."""
+    dx = empty(x_shape, dy.dtype)
+    _max_backward_indices(dy, indices, dx)
     return dx
+
+
+def max_pool2d_backward(dy, x, kernel, stride, padding):
+    """dx: find each window's winner again (forward with indices), then send dy to it."""
+    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
+    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):

@@ -34,24 +34,45 @@ def _window_argmax(x, g):
     return flat, winner
 
 
-def max_pool2d_forward(x, kernel, stride, padding):
-    g = pool2d_geometry(x, kernel, stride, padding)
+def _maxima(x, g):
+    """(y, winner): every window's maximum and its tap r * kw + s."""
     flat, winner = _window_argmax(x, g)
     y = empty(g.output_shape, x.dtype)
     y[...] = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
-    return y
+    return y, winner
+
+
+def max_pool2d_forward(x, kernel, stride, padding):
+    return _maxima(x, pool2d_geometry(x, kernel, stride, padding))[0]
+
+
+def max_pool2d_forward_indices(x, kernel, stride, padding):
+    """y, and each winner's tap (r, s) turned into its position h * W + w in the plane."""
+    g = pool2d_geometry(x, kernel, stride, padding)
+    y, winner = _maxima(x, g)
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    rows = np.arange(g.OH)[:, None] * sh - ph + winner // kw
+    cols = np.arange(g.OW)[None, :] * sw - pw + winner % kw
+    indices = empty(g.output_shape, np.int64)
+    indices[...] = rows * g.W + cols
+    return y, indices
+
+
+def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
+    """Each dy lands at its index: one ``np.bincount`` over the positions in the whole
+    batch (plane offset + index), which sums where windows share a winner."""
+    N, C, H, W = x_shape
+    planes = np.arange(N * C, dtype=np.int64).reshape(N, C, 1, 1) * (H * W)
+    sums = np.bincount((planes + indices).ravel(), weights=dy.ravel(), minlength=N * C * H * W)
+    dx = empty(x_shape, dy.dtype)
+    dx[...] = sums.reshape(x_shape)
+    return dx
 
 
 def max_pool2d_backward(dy, x, kernel, stride, padding):
-    """Each dy lands on its window's winner: a one-hot mask per window, summed back."""
-    g = pool2d_geometry(x, kernel, stride, padding)
-    _, winner = _window_argmax(x, g)
-    taps = np.arange(g.kernel[0] * g.kernel[1]).reshape(g.kernel)
-    one_hot = winner[..., None, None] == taps
-    contributions = np.where(one_hot, dy[..., None, None], dy.dtype.type(0))
-    dx = empty(g.input_shape, x.dtype)
-    dx[...] = add_windows(contributions, _padded_shape(g), g.padding, g.stride)
-    return dx
+    """Find each window's winner again, then send dy to it."""
+    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
+    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
 
 
 def avg_pool2d_forward(x, kernel, stride, padding):
