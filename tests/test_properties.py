@@ -100,4 +100,11 @@ def test_pool2d_property(kernel, kind, config, data):
         y = forward(x, **args, backend=kernel.backend)
         dx = backward(dy, x, **args, backend=kernel.backend)
     assert_close(y, expected, dtype, "forward")
-    assert_close(dx, naive_in_float64(backward, dy, x, **args), dtype, "backward")
+    expected_dx = naive_in_float64(backward, dy, x, **args)
+    assert_close(dx, expected_dx, dtype, "backward")
+    if kind == "max":  # the same through the indices that forward can return
+        with poisoned():
+            y, indices = forward(x, **args, return_indices=True, backend=kernel.backend)
+            dx = backward(dy, x, **args, indices=indices, backend=kernel.backend)
+        assert_close(y, expected, dtype, "forward with indices")
+        assert_close(dx, expected_dx, dtype, "backward from indices")
