@@ -40,6 +40,19 @@ def test_nan_and_inf_propagate_as_ieee_says(kernel, dtype):
                      backward(dy, x, 3, 2, 1, backend="naive"), dtype, f"{kind}_pool2d_backward")
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("stride", [1, 2])
+def test_infinite_and_nan_weights_give_the_naive_gradients(kernel, stride):
+    """A diverged model: the gradients hold the naive kernel's NaN and inf, no more."""
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+    w[1, 2, 0, 1], w[2, 0, 2, 2] = np.inf, np.nan
+    dy = rng.standard_normal(F.conv2d(x, w, stride=stride, padding=1, backend="naive").shape)
+    for got, want in zip(F.conv2d_backward(dy, x, w, stride=stride, padding=1, backend=kernel.spec),
+                         F.conv2d_backward(dy, x, w, stride=stride, padding=1, backend="naive")):
+        assert_close(got, want, np.float64, f"{kernel.spec} conv2d_backward with inf/NaN weights")
+
+
 def test_max_pool_follows_nan_like_pytorch():
     x = np.array([[1.0, np.nan], [5.0, 2.0]])[None, None]
     assert np.isnan(F.max_pool2d(x, 2, backend="naive")[0, 0, 0, 0])

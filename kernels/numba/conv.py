@@ -14,22 +14,32 @@ from . import direct, im2col
 ALGORITHMS = ("direct", "im2col")
 
 
-#: Below this many taps per output (C*R*S, the inner dimension of the GEMM) the direct
-#: loops are chosen. Measured (float32, python -m benchmarks.report, 2-vCPU machine
-#: under load, median ms, direct / im2col):
-#:   lenet_c1 (C*R*S = 25)   1 thread: fwd 4.2 / 3.5, bwd 12.7 / 10.5
-#:                           2 threads: fwd 19 / 108, bwd 41 / 2032 (BLAS threads
-#:                           stall on the 6 x 50176 x 25 weight-gradient product)
-#:   lenet_c2 (150), mnist_c2 (400), keras_c2 (288), resnet_3x3 (576), resnet_s2 (576),
-#:   pointwise_1x1 (256): im2col faster by 3x to 20x, forward and backward, 1 thread.
-#: So im2col + BLAS wherever the product has a real inner dimension, direct loops
-#: where it degenerates into a skinny product that BLAS threads badly.
-DIRECT_BELOW_TAPS = 32
+#: The direct loops need at least this many taps per output (C*R*S, the length of their
+#: dot products) and stride 1; 1x1 convolutions with stride 1 and no padding go to
+#: im2col, which runs them as one BLAS product without any copy. Measured (float32,
+#: ``fastconv bench``, 2-vCPU machine shared with other jobs, median ms, direct / im2col):
+#:                            1 thread                        2 threads
+#:   lenet_c1 (C*R*S = 25)    fwd 2.7 / 1.7, bwd 11.3 / 5.2    fwd 4.8 / 3.0, bwd 12.2 / 5.5
+#:   lenet_c2 (150)           fwd 1.8 / 3.8, bwd 4.7 / 7.5     fwd 2.4 / 4.4, bwd 7.6 / 9.8
+#:   mnist_c2 (400)           fwd 7.1 / 14.3, bwd 14.3 / 25.7  fwd 11.8 / 19.9, bwd 11.8 / 24.9
+#:   keras_c2 (288)           fwd 19.3 / 22.8, bwd 38.8 / 45.7 fwd 15.0 / 20.0, bwd 38.9 / 43.7
+#:   resnet_3x3 (576)         fwd 41 / 44, bwd 85 / 90         fwd 47 / 192, bwd 74 / 315
+#:   resnet_s2 (576, stride 2) fwd 24 / 25, bwd 70 / 48        fwd 24 / 28, bwd 65 / 35
+#:   pointwise_1x1 (256)      fwd 7.8 / 4.2, bwd 22.9 / 10.0   fwd 11.5 / 128, bwd 21.4 / 7.4
+#: (128 and 192: BLAS threads stalling while another job holds the second core; with
+#: 2 threads any im2col shape does that now and then, lenet_c1 included, 15 ms instead
+#: of 3, which Numba's threads in the direct loops did not.) With few taps the direct
+#: loops' dot products are too short and their window copies dominate; with stride 2
+#: their dx also multiplies the zeros between dy's pixels.
+DIRECT_FROM_TAPS = 32
 
 
 def choose_algorithm(g) -> str:
-    """The faster algorithm for geometry g (rule and measurements: DIRECT_BELOW_TAPS)."""
-    return "direct" if g.C * g.R * g.S < DIRECT_BELOW_TAPS else "im2col"
+    """The faster algorithm for geometry g (rule and measurements: DIRECT_FROM_TAPS)."""
+    copy_free_im2col = (g.R, g.S, g.stride, g.padding) == (1, 1, (1, 1), (0, 0))
+    if g.stride == (1, 1) and g.C * g.R * g.S >= DIRECT_FROM_TAPS and not copy_free_im2col:
+        return "direct"
+    return "im2col"
 
 
 def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
@@ -46,6 +56,10 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
     """(dx, dw, db) of conv2d given dy = dL/dy."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     algorithm = algorithm or choose_algorithm(g)
+    if algorithm == "direct" and not np.isfinite(w).all():
+        # The direct dx also multiplies the zeros around dy's pixels by the weights: exact
+        # for finite weights only (0 * inf is NaN). im2col sums the naive terms alone.
+        algorithm = "im2col"
     dx = empty(g.input_shape, x.dtype)
     dw = empty(g.weight_shape, x.dtype)
     db = empty((g.K,), x.dtype)

@@ -1,99 +1,174 @@
-"""conv2d as direct loops: the naive formula, reordered for the cache and SIMD units.
+"""conv2d as direct loops: the naive sums, regrouped into small register-tiled products.
 
-The naive kernel computes one output pixel at a time as a dot product over a
-(C, R, S) window gathered with fancy indexing. These kernels compute the same sums
-in a different order:
+The naive kernel computes one output pixel at a time, as one dot product over a
+(C, R, S) window. Translated literally to Numba, that dot product runs over a few
+strided taps; the textbook reordering (one tap at a time, ``y += w[k, c, r, s] * x``
+over a row of output pixels) runs over rows of 10 or 28 pixels and reads and writes y
+for every single multiply-add. Both spend most of their time on loop overhead, loads
+and stores instead of arithmetic. These kernels add up the same products, but so that
+every inner loop is long, contiguous and keeps its running sums in registers:
 
-* **Whole planes per task.** Each parallel task owns one 2-D plane of the result
-  (y[n, k], dx[n, c] or dw[k, c]) and is the only one to write it, so threads never
-  race and the summation order is fixed whatever the thread count.
-* **Tap-outer, pixel-inner.** For one input channel c and one kernel tap (r, s) the
-  weight is a scalar, and the whole output plane receives ``weight * shifted input``:
-  the innermost loop (:mod:`.rows`) walks one output row and one input row, at unit
-  stride when the convolution stride is 1, which LLVM turns into vector fused
-  multiply-adds. An output plane (at most a few tens of KiB) and an input plane stay
-  in L1/L2 across all C*R*S taps.
-* **No padding copies, no bounds tests in the inner loop.** The range of output
-  pixels whose reads fall inside the input is computed once per tap
-  (:func:`~.windows.valid_outputs`), so padding costs nothing.
+* **Channels last, one image per task.** A task copies its image into a private buffer
+  ``image[h, w*C + c]`` (zeros around it for the padding). There, one kernel row of a
+  window, its S taps over all C channels, is a single contiguous run of S*C numbers.
+* **One output row at a time.** The windows of the OW pixels of output row i are copied
+  into ``patch`` (OW rows of T = R*S*C numbers, R runs each; it stays in L1). The
+  weights, reordered once to ``wt[k, (r*S + s)*C + c]``, are K rows of the same T.
+* **Register tiles.** Output row i is the small product ``wt @ patch.T``: K*OW dot
+  products of length T, computed 4 channels x 2 pixels at a time by
+  :func:`~.tiles.dot_tile`. Its 8 running sums stay in vector registers (LLVM splits
+  each sum into SIMD lanes along T) and each number it loads feeds 2 or 4 fused
+  multiply-adds, so it runs close to the multiply-add rate of the core.
 
-Loop nests (p = the plane a task owns):
+Loop nests (one task per image n, or per group of images for dw):
 
-    forward   y[n, k]:  for c, r, s: for i, j in range:  y[n,k,i,j] += w[k,c,r,s] * x[n,c,i*sh+r*dh-ph, j*sw+s*dw-pw]
-    dx        dx[n, c]: for k, r, s: for i, j in range:  dx[n,c,i*sh+r*dh-ph, j*sw+s*dw-pw] += w[k,c,r,s] * dy[n,k,i,j]
-    dw        dw[k, c]: for n, r, s: dw[k,c,r,s] += sum_{i, j in range} dy[n,k,i,j] * x[n,c,...]
-    db        db[k]:    sum over n, i, j of dy[n, k, i, j]
+    forward  y[n]   image = x[n] with its padding
+                    for i: patch = windows of output row i;  out[k, :] = b[k]
+                           out += wt @ patch.T  (dot tiles);  y[n, :, i, :] = out
+    dx       dx[n]  the forward kernel run backwards: image = dy[n] with stride - 1 zeros
+                    between its pixels and the kernel extent (minus padding) around them,
+                    weights flipped and transposed (K and C swap roles):
+                    dx[n,c,h,w] = sum_{r,s,k} w[k,c,R-1-r,S-1-s] * image[h + r*dh, w + s*dw, k]
+                    Kernel rows that only read zero rows of image are skipped.
+    dw       dw     for each group g of images, in parallel: partial[g] = 0
+                    for n in g, i: patch as in the forward;  partial[g] += dy[n, :, i, :] @ patch
+                    (:func:`~.tiles.update_tile`, vectorized along T); then dw = the sum
+                    of the partials, in group order
+    db       db[k]  sum over n, i, j of dy[n, k, i, j]
+
+Operands are padded with zeros to whole tiles (row counts to multiples of the tile
+sizes, T to a multiple of the SIMD width), so every tile is a full one.
+
+Each task writes only its own image of y or dx, or its own partial of dw, and the groups
+depend on N alone: no two threads write one number and the result does not depend on the
+thread count. The zeros of the padding enter the sums as in the naive kernel, which pads
+x. In dx, the zeros between dy's pixels in a kept kernel row also multiply weights: that
+changes nothing unless a weight is infinite or NaN.
 """
+import numpy as np
 
-from .jit import conv_kernel, prange
-from .rows import axpy, dot
+from .jit import conv_kernel, helper, prange
+from .rows import copy
+from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product, update
 from .windows import valid_outputs
 
+#: The weight gradient is summed in this many groups of images (at most), in parallel.
+WEIGHT_GRADIENT_GROUPS = 16
+
+
+@helper
+def spread_image(x, n, image, step_h, step_w, offset_h, offset_w):
+    """image[h, w*C + c] = x[n, c, i, j] at h = i*step_h + offset_h, w = j*step_w + offset_w;
+    zero everywhere else. Pixels that land outside image are left out."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    image[:, :] = 0.0
+    i_lo, i_hi = valid_outputs(image.shape[0], H, step_h, offset_h)
+    j_lo, j_hi = valid_outputs(image.shape[1] // C, W, step_w, offset_w)
+    for i in range(i_lo, i_hi):
+        line = image[i * step_h + offset_h]
+        for j in range(j_lo, j_hi):
+            first = (j * step_w + offset_w) * C
+            for c in range(C):
+                line[first + c] = x[n, c, i, j]
+
+
+@helper
+def gather_windows(image, C, i, patch, OW, r_lo, r_hi, S, sh, sw, dh, dw):
+    """patch[j, (r*S + s)*C + c] = image[i*sh + r*dh, (j*sw + s*dw)*C + c] for j < OW
+    and the kernel rows r_lo <= r < r_hi.
+
+    With dilation dw == 1 the S taps of a kernel row are adjacent: one run of S*C."""
+    taps = S if dw == 1 else 1
+    for r in range(r_lo, r_hi):
+        line = image[i * sh + r * dh]
+        for j in range(OW):
+            window = patch[j]
+            for s in range(0, S, taps):
+                copy(taps * C, line[(j * sw + s * dw) * C :], 1, window[(r * S + s) * C :])
+
+
+@helper
+def image_buffers(OH, OW, R, S, sh, sw, dh, dw, C, T, tile, dtype):
+    """A task's channels-last image (the rows and columns its windows read) and its patch
+    (OW rows of T numbers, zero rows up to a multiple of tile)."""
+    rows = (OH - 1) * sh + (R - 1) * dh + 1
+    columns = (OW - 1) * sw + (S - 1) * dw + 1
+    image = np.empty((rows, columns * C), dtype)
+    patch = np.zeros((padded(OW, tile), T), dtype)
+    return image, patch
+
+
+@helper
+def holds_pixels(row, first, end, step):
+    """Whether image row ``row`` is one of the rows first, first + step, ... before end."""
+    return first <= row < end and (row - first) % step == 0
+
+
+@helper
+def kernel_rows_with_pixels(r, top, R, dh, first, end, step):
+    """The next run lo <= r' < hi of kernel rows, from r on, whose image rows top + r'*dh
+    hold pixels (:func:`holds_pixels`); lo == hi == R when there is none."""
+    while r < R and not holds_pixels(top + r * dh, first, end, step):
+        r += 1
+    stop = r
+    while stop < R and holds_pixels(top + stop * dh, first, end, step):
+        stop += 1
+    return r, stop
+
 
 @conv_kernel
-def _forward(x, w, b, y, sh, sw, ph, pw, dh, dw):
-    N, C, H, W = x.shape
-    K, _, R, S = w.shape
-    OH, OW = y.shape[2], y.shape[3]
-    for task in prange(N * K):
-        n, k = task // K, task % K
-        out = y[n, k]
-        out[:, :] = b[k]
-        for c in range(C):
-            image = x[n, c]
-            for r in range(R):
-                i_lo, i_hi = valid_outputs(H, OH, sh, r * dh - ph)
-                for s in range(S):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s * dw - pw)
-                    weight = w[k, c, r, s]
-                    first = j_lo * sw + s * dw - pw
-                    for i in range(i_lo, i_hi):
-                        source = image[i * sh + r * dh - ph, first:]
-                        axpy(j_hi - j_lo, weight, source, sw, out[i, j_lo:], 1)
+def _correlate(x, wt, b, y, R, S, sh, sw, dh, dw, step_h, step_w, offset_h, offset_w, sparse):
+    """y[n, k, i, j] = b[k] + sum_t wt[k, t] * (window t of output (i, j)), where x[n] is
+    spread by (step, offset) and read with stride (sh, sw) and dilation (dh, dw); wt and
+    b are padded to whole tiles (:func:`_tiled`).
+
+    ``sparse``: leave out the kernel rows that read an image row holding no pixel of x
+    (they would only add zeros). Not for the forward pass, where the zeros of the padding
+    are part of the sum, as in the naive kernel."""
+    N, C, H = x.shape[0], x.shape[1], x.shape[2]
+    K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
+    run = S * C
+    for n in prange(N):
+        image, patch = image_buffers(OH, OW, R, S, sh, sw, dh, dw, C, wt.shape[1], DOT_COLUMNS,
+                                     x.dtype)
+        out = np.empty((wt.shape[0], patch.shape[0]), x.dtype)
+        spread_image(x, n, image, step_h, step_w, offset_h, offset_w)
+        if sparse:  # the rows x[n] was spread to
+            first, end, step = offset_h, offset_h + (H - 1) * step_h + 1, step_h
+        else:
+            first, end, step = 0, image.shape[0], 1
+        for i in range(OH):
+            for k in range(out.shape[0]):
+                out[k, :] = b[k]
+            r_lo, r_hi = kernel_rows_with_pixels(0, i * sh, R, dh, first, end, step)
+            while r_lo < R:
+                gather_windows(image, C, i, patch, OW, r_lo, r_hi, S, sh, sw, dh, dw)
+                product(wt, patch, out, r_lo * run, r_hi * run if r_hi < R else wt.shape[1])
+                r_lo, r_hi = kernel_rows_with_pixels(r_hi, i * sh, R, dh, first, end, step)
+            for k in range(K):
+                copy(OW, out[k], 1, y[n, k, i])
 
 
 @conv_kernel
-def _input_gradient(dy, w, dx, sh, sw, ph, pw, dh, dw):
-    N, C, H, W = dx.shape
-    K, _, R, S = w.shape
-    OH, OW = dy.shape[2], dy.shape[3]
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        grad = dx[n, c]
-        grad[:, :] = 0.0
-        for k in range(K):
-            for r in range(R):
-                i_lo, i_hi = valid_outputs(H, OH, sh, r * dh - ph)
-                for s in range(S):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s * dw - pw)
-                    weight = w[k, c, r, s]
-                    first = j_lo * sw + s * dw - pw
-                    for i in range(i_lo, i_hi):
-                        target = grad[i * sh + r * dh - ph, first:]
-                        axpy(j_hi - j_lo, weight, dy[n, k, i, j_lo:], 1, target, sw)
-
-
-@conv_kernel
-def _weight_gradient(dy, x, dw_out, sh, sw, ph, pw, dh, dw):
-    N, C, H, W = x.shape
-    K, _, R, S = dw_out.shape
-    OH, OW = dy.shape[2], dy.shape[3]
-    for task in prange(K * C):
-        k, c = task // C, task % C
-        grad = dw_out[k, c]
-        grad[:, :] = 0.0
-        for n in range(N):
-            image = x[n, c]
-            for r in range(R):
-                i_lo, i_hi = valid_outputs(H, OH, sh, r * dh - ph)
-                for s in range(S):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s * dw - pw)
-                    first = j_lo * sw + s * dw - pw
-                    total = x.dtype.type(0)
-                    for i in range(i_lo, i_hi):
-                        source = image[i * sh + r * dh - ph, first:]
-                        total = dot(j_hi - j_lo, dy[n, k, i, j_lo:], source, sw, total)
-                    grad[r, s] += total
+def _weight_gradient(x, dy, partial, R, S, sh, sw, ph, pw, dh, dw):
+    """partial[g, k, t] = sum over the images n of group g, and i, j, of
+    dy[n, k, i, j] * (window t of output (i, j) in x[n] padded)."""
+    N, C = x.shape[0], x.shape[1]
+    K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    groups = partial.shape[0]
+    for g in prange(groups):
+        acc = partial[g]
+        acc[:, :] = 0.0
+        image, patch = image_buffers(OH, OW, R, S, sh, sw, dh, dw, C, acc.shape[1], UPDATE_TERMS,
+                                     x.dtype)
+        grad = np.zeros((acc.shape[0], patch.shape[0]), x.dtype)
+        for n in range(g * N // groups, (g + 1) * N // groups):
+            spread_image(x, n, image, 1, 1, ph, pw)
+            for i in range(OH):
+                gather_windows(image, C, i, patch, OW, 0, R, S, sh, sw, dh, dw)
+                for k in range(K):
+                    copy(OW, dy[n, k, i], 1, grad[k])
+                update(acc, grad, patch)
 
 
 @conv_kernel
@@ -106,19 +181,40 @@ def _bias_gradient(dy, db):
         db[k] = total
 
 
+def _tiled(weights, bias):
+    """The rows of weights (K, T) and the bias (K,) padded with zeros to whole tiles:
+    rows to a multiple of DOT_ROWS, columns to a multiple of LANES."""
+    K, T = weights.shape
+    wt = np.zeros((padded(K, DOT_ROWS), padded(T, LANES)), weights.dtype)
+    wt[:K, :T] = weights
+    bt = np.zeros(wt.shape[0], weights.dtype)
+    bt[:K] = bias
+    return wt, bt
+
+
 def forward(x, w, b, y, g):
     """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias)."""
-    _forward(x, w, b, y, *g.stride, *g.padding, *g.dilation)
+    wt, bt = _tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b)
+    _correlate(x, wt, bt, y, g.R, g.S, *g.stride, *g.dilation, 1, 1, *g.padding, False)
 
 
 def input_gradient(dy, w, dx, g):
-    """Write dx = dL/dx into dx."""
-    _input_gradient(dy, w, dx, *g.stride, *g.padding, *g.dilation)
+    """Write dx = dL/dx into dx: the correlation of dy, its pixels g.stride apart, with the
+    flipped kernel (dx[h, w] collects dy[i, j] from every tap that read x[h, w])."""
+    (dh, dw), (ph, pw) = g.dilation, g.padding
+    wt, bt = _tiled(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(g.C, -1), 0.0)
+    offset = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
+    _correlate(dy, wt, bt, dx, g.R, g.S, 1, 1, dh, dw, *g.stride, *offset, True)
 
 
 def weight_gradient(dy, x, dw, g):
     """Write dw = dL/dw into dw."""
-    _weight_gradient(dy, x, dw, *g.stride, *g.padding, *g.dilation)
+    T = g.R * g.S * g.C
+    groups = max(1, min(g.N, WEIGHT_GRADIENT_GROUPS))
+    partial = np.empty((groups, padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)
+    _weight_gradient(x, dy, partial, g.R, g.S, *g.stride, *g.padding, *g.dilation)
+    total = partial.sum(axis=0)[: g.K, :T]
+    dw[...] = total.reshape(g.K, g.R, g.S, g.C).transpose(0, 3, 1, 2)
 
 
 def bias_gradient(dy, db):
