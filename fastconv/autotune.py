@@ -33,7 +33,9 @@ import numpy as np
 from . import __version__, kernels
 from .backends import available_kernels, resolve
 
-ROUNDS = 7
+ROUNDS = 7  # timed rounds at least,
+BUDGET_S = 0.2  # and more, up to MAX_ROUNDS, until this many seconds were spent timing
+MAX_ROUNDS = 50
 SLOWER = 2.0
 _memory: dict[tuple, str] = {}
 _lock = threading.Lock()
@@ -146,8 +148,10 @@ def measure(call) -> str:
 
     ``call(spec, images=slice(0, 1))`` computes the op on the first image of the batch
     alone, which is all the (slow) naive kernel is asked for. After one warm-up call
-    each, the kernels are timed in turn for :data:`ROUNDS` rounds, so that they all see
-    the same machine load, and compared by their median time: on a busy machine some
+    each, the kernels are timed in turn, round after round, so that they all see the
+    same machine load: :data:`ROUNDS` rounds, and more while less than :data:`BUDGET_S`
+    was spent (kernels of a millisecond need dozens of samples for a steady median).
+    They are compared by their median time: on a busy machine some
     kernels (multi-threaded BLAS on thin matrices) are fast only now and then, so their
     best time would flatter them. From the third round on, a kernel :data:`SLOWER` times
     slower than the best is dropped.
@@ -163,12 +167,14 @@ def measure(call) -> str:
         call(spec)  # compilation, page faults, caches
     times = {spec: [] for spec in candidates}
     median = lambda spec: statistics.median(times[spec])  # noqa: E731
-    for done in range(1, ROUNDS + 1):
+    for done in range(1, MAX_ROUNDS + 1):
         for spec in candidates:
             times[spec].append(seconds(call, spec))
         if done >= 3:  # no one is dropped on fewer than three samples
             fastest = min(map(median, candidates))
             candidates = [spec for spec in candidates if median(spec) <= SLOWER * fastest]
+        if done >= ROUNDS and sum(map(sum, times.values())) >= BUDGET_S:
+            break
     return min(candidates, key=median)
 
 

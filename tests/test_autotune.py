@@ -63,6 +63,19 @@ def test_auto_judges_kernels_by_their_median_time_not_one_lucky_call(fresh_cache
     assert samples["numpy:im2col"] == autotune.ROUNDS
 
 
+def test_auto_takes_more_samples_of_kernels_of_a_millisecond(fresh_cache, monkeypatch):
+    samples = {}
+
+    def seconds(call, spec):
+        samples[spec] = samples.get(spec, 0) + 1
+        return 0.001
+
+    monkeypatch.setattr(autotune, "seconds", seconds)
+    x, _ = _problem()
+    F.max_pool2d(x, 2, backend="auto")
+    assert autotune.ROUNDS < samples["numpy:im2col"] <= autotune.MAX_ROUNDS
+
+
 def test_a_corrupt_cache_is_ignored_and_rebuilt(fresh_cache):
     fresh_cache.write_text("{ this is not json")
     x, w = _problem()
