@@ -95,6 +95,20 @@ def test_a_cached_choice_that_no_longer_runs_is_measured_again(fresh_cache):
     assert json.loads(fresh_cache.read_text())[key] != "fortran:loops"
 
 
+def test_choices_made_on_other_kernel_sources_are_not_reused(monkeypatch):
+    """Editing or rebuilding a kernel changes the cache key: the old choice is measured again."""
+    x, w = _problem()
+    args = ("conv2d", (x, w, None), ((1, 1), (0, 0), (1, 1)))
+    key = autotune.cache_key(*args)
+    assert autotune.kernels_fingerprint() in key
+    monkeypatch.setattr(autotune, "kernels_fingerprint", lambda: "edited")
+    autotune._versions.cache_clear()
+    try:
+        assert autotune.cache_key(*args) != key
+    finally:
+        autotune._versions.cache_clear()
+
+
 def test_two_processes_writing_at_once_keep_a_valid_file(fresh_cache):
     script = (
         "import sys; from fastconv import autotune\n"
