@@ -202,8 +202,12 @@ def check_pool(case, rng, torch, repeat):
     for kind in ("max", "avg"):
         y_ref = getattr(F, f"{kind}_pool2d")(x64, *pairs, backend="numpy")
         dx_ref = getattr(F, f"{kind}_pool2d_backward")(dy64, x64, *pairs, backend="numpy")
-        forward = lambda: getattr(gpu, f"{kind}_pool2d_forward")(xd, *pairs)
-        backward = lambda: getattr(gpu, f"{kind}_pool2d_backward")(dyd, xd, *pairs)
+        forward = lambda: getattr(F, f"{kind}_pool2d")(xd, *pairs, backend="cuda")
+        if kind == "max":  # from the indices forward kept, as in training and as torch's
+            _, indices = F.max_pool2d(xd, *pairs, return_indices=True, backend="cuda")
+            backward = lambda: F.max_pool2d_backward(dyd, xd, *pairs, indices=indices, backend="cuda")
+        else:
+            backward = lambda: F.avg_pool2d_backward(dyd, xd, *pairs, backend="cuda")
         c_fwd, ms_fwd, y = timed(forward, repeat, cuda.synchronize)
         c_bwd, ms_bwd, dx = timed(backward, repeat, cuda.synchronize)
         torch_fwd, torch_bwd = torch.pool(kind, x, dy, case, repeat)

@@ -6,7 +6,6 @@ A backend is a module ``fastconv.kernels.<name>`` that implements the contract::
     conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None) -> y
     conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None) -> (dx, dw, db)
     max_pool2d_forward(x, kernel, stride, padding) -> y
-    max_pool2d_backward(dy, x, kernel, stride, padding) -> dx
     max_pool2d_forward_indices(x, kernel, stride, padding) -> (y, indices)
     max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding) -> dx
     avg_pool2d_forward(x, kernel, stride, padding) -> y
@@ -15,7 +14,9 @@ A backend is a module ``fastconv.kernels.<name>`` that implements the contract::
 
 Arguments arrive validated (see :mod:`fastconv.shapes`): C-contiguous NCHW arrays of
 one float dtype, and pairs of ints. ``indices`` are int64, the shape of y: the position
-``h * W + w`` of each window's maximum in its plane x[n, c], as PyTorch's. ``algorithm=None`` lets the backend choose.
+``h * W + w`` of each window's maximum in its plane x[n, c], as PyTorch's. Max pooling's
+backward without indices is the two indices functions in a row, composed once in
+:func:`fastconv.functional.max_pool2d_backward`. ``algorithm=None`` lets the backend choose.
 
 A backend is named on its own (``"numba"``) or with an algorithm (``"numba:im2col"``).
 ``"auto"``, in the functional API, is the fastest kernel for each op and shape by

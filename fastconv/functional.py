@@ -116,17 +116,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices=False, 
 
 
 def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, *, indices=None, backend=None):
-    """dx of max_pool2d: each dy goes to its window's (first) maximum, found again from x
-    or read from the ``indices`` that ``max_pool2d(..., return_indices=True)`` gave."""
-    if indices is None:
-        return _pool_backward("max_pool2d_backward", dy, x, kernel_size, stride, padding, backend)
+    """dx of max_pool2d: each dy goes to its window's (first) maximum, read from the
+    ``indices`` that ``max_pool2d(..., return_indices=True)`` gave or, without them,
+    found again from x by that same forward pass."""
     g = pool2d_geometry(x, kernel_size, stride, padding)
     check_dy(dy, g.output_shape, "max_pool2d")
     check_same_dtype(dy=dy, x=x)
-    check_indices(indices, g)
+    if indices is None:
+        _, indices = max_pool2d(x, kernel_size, stride, padding, return_indices=True, backend=backend)
+    else:
+        check_indices(indices, g)
+        if isinstance(indices, np.ndarray):
+            indices = np.ascontiguousarray(indices, dtype=np.int64)
     (dy,) = _contiguous(dy)
-    if isinstance(indices, np.ndarray):
-        indices = np.ascontiguousarray(indices, dtype=np.int64)
 
     def call(spec, images=ALL):
         x_shape = (dy[images].shape[0], g.C, g.H, g.W)

@@ -75,11 +75,6 @@ def max_pool2d_forward(x, kernel, stride, padding):
     return deliver(wants_host(x), pool.max_pool2d_forward(to_device(x), kernel, stride, padding))
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
-    dx = pool.max_pool2d_backward(to_device(dy), to_device(x), kernel, stride, padding)
-    return deliver(wants_host(dy, x), dx)
-
-
 def max_pool2d_forward_indices(x, kernel, stride, padding):
     return deliver(wants_host(x), *pool.max_pool2d_forward_indices(to_device(x), kernel, stride, padding))
 

@@ -159,12 +159,6 @@ def max_pool2d_forward(x, window, stride, padding):
     return max_pool2d_forward_indices(x, window, stride, padding)[0]
 
 
-def max_pool2d_backward(dy, x, window, stride, padding):
-    """Search each window once (forward with indices), then gather."""
-    indices = max_pool2d_forward_indices(x, window, stride, padding)[1]
-    return max_pool2d_backward_indices(dy, indices, x.shape, window, stride, padding)
-
-
 def avg_pool2d_forward(x, window, stride, padding):
     y = _output(x, window, stride, padding, x.dtype)
     launch(_avg_forward_kernel(x.dtype), *grid_1d(y.size), x, y, *window, *stride, *padding)

@@ -14,8 +14,7 @@ try:
     from .pool import (
         avg_pool2d_backward,
         avg_pool2d_forward,
-        max_pool2d_backward,
-        max_pool2d_backward_indices,
+            max_pool2d_backward_indices,
         max_pool2d_forward,
         max_pool2d_forward_indices,
     )
@@ -40,7 +39,6 @@ __all__ = [
     "conv2d_forward",
     "conv2d_backward",
     "max_pool2d_forward",
-    "max_pool2d_backward",
     "max_pool2d_forward_indices",
     "max_pool2d_backward_indices",
     "avg_pool2d_forward",

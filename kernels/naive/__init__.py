@@ -7,7 +7,6 @@ from .conv import conv2d_backward, conv2d_forward  # noqa: F401 (the backend con
 from .pool import (  # noqa: F401 (the backend contract)
     avg_pool2d_backward,
     avg_pool2d_forward,
-    max_pool2d_backward,
     max_pool2d_backward_indices,
     max_pool2d_forward,
     max_pool2d_forward_indices,

@@ -62,12 +62,6 @@ def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
     return dx
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
-    """Find each window's winner again (forward with indices), then route dy to it."""
-    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
-    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
-
-
 def avg_pool2d_forward(x, kernel, stride, padding):
     """y[n, c, i, j] = sum of the window of x_pad[n, c] / (kh * kw), zeros of the padding included."""
     g = pool2d_geometry(x, kernel, stride, padding)

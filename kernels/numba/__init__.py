@@ -10,7 +10,6 @@ from .conv import ALGORITHMS, choose_algorithm, conv2d_backward, conv2d_forward 
 from .pool import (  # noqa: F401 (the backend contract)
     avg_pool2d_backward,
     avg_pool2d_forward,
-    max_pool2d_backward,
     max_pool2d_backward_indices,
     max_pool2d_forward,
     max_pool2d_forward_indices,

@@ -174,12 +174,6 @@ def max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding):
     return dx
 
 
-def max_pool2d_backward(dy, x, kernel, stride, padding):
-    """dx: find each window's winner again (forward with indices), then send dy to it."""
-    _, indices = max_pool2d_forward_indices(x, kernel, stride, padding)
-    return max_pool2d_backward_indices(dy, indices, x.shape, kernel, stride, padding)
-
-
 def avg_pool2d_forward(x, kernel, stride, padding):
     """y[n, c, i, j] = sum of the window (i, j) of x[n, c] / (kh * kw), padding counted."""
     g, args = _pooling(x, kernel, stride, padding)
