@@ -113,9 +113,9 @@ def test_results_do_not_depend_on_the_thread_count():
 def test_kernels_compile_once_per_dtype_not_per_shape():
     run_everything(np.float32)
     run_everything(np.float64)
-    from fastconv.kernels.numba import direct, im2col, pool
+    from fastconv.kernels.numba import direct, im2col, pool, shifted
 
-    kernels = [getattr(module, name) for module in (direct, im2col, pool) for name in dir(module)
+    kernels = [getattr(module, name) for module in (direct, im2col, pool, shifted) for name in dir(module)
                if isinstance(getattr(module, name), numba.core.registry.CPUDispatcher)]
     assert kernels
     for kernel in kernels:

@@ -36,6 +36,9 @@ Loop nests (one task per image n, or per group of images for dw):
                     of the partials, in group order
     db       db[k]  sum over n, i, j of dy[n, k, i, j]
 
+With stride 1 and few taps (C*R*S below :data:`FEW_TAPS`, LeNet's first layer) the dot
+products are too short for this; the forward then runs :mod:`.shifted` instead.
+
 Operands are padded with zeros to whole tiles (row counts to multiples of the tile
 sizes, T to a multiple of the SIMD width), so every tile is a full one.
 
@@ -47,11 +50,15 @@ changes nothing unless a weight is infinite or NaN.
 """
 import numpy as np
 
+from . import shifted
 from .jit import conv_kernel, helper, prange
 from .rows import copy
 from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product, update
 from .windows import valid_outputs
 
+#: With fewer taps (C*R*S) the dot products are too short and the forward goes to
+#: :mod:`.shifted` (lenet_c1, 25 taps, 2 threads, median ms: 0.6-0.9 there, 2.6-5.4 here).
+FEW_TAPS = 32
 #: The weight gradient is summed in this many groups of images (at most), in parallel.
 WEIGHT_GRADIENT_GROUPS = 16
 
@@ -193,7 +200,12 @@ def _tiled(weights, bias):
 
 
 def forward(x, w, b, y, g):
-    """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias)."""
+    """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias).
+
+    With stride 1 and fewer than :data:`FEW_TAPS` taps, :mod:`.shifted` computes it."""
+    if g.stride == (1, 1) and g.C * g.R * g.S < FEW_TAPS:
+        shifted.forward(x, w, b, y, g)
+        return
     wt, bt = _tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b)
     _correlate(x, wt, bt, y, g.R, g.S, *g.stride, *g.dilation, 1, 1, *g.padding, False)
 

@@ -8,7 +8,10 @@ threads write one element and overlapping windows add up in a fixed order.
 
 The window passes go *row by row*: for one output row, each (window row, window
 column) offset is one pass over the whole row with a simple inner loop, instead of one
-short loop per window. Max pooling's backward needs no windows at all: each dy goes
+short loop per window. That loop indexes views that start at its first element with a
+counter from 0, so Numba need not test each index for a negative value (which would
+keep LLVM from vectorizing it), and its selects use ``|`` rather than ``or``: no
+branch per element. Max pooling's backward needs no windows at all: each dy goes
 to the index its forward recorded.
 
 Max pooling follows ``np.max``/``np.argmax`` on the padded window, as the naive
@@ -44,9 +47,10 @@ def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
                 row = plane[h]
                 for s in range(kw):
                     j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    for j in range(j_lo, j_hi):
-                        value, current = row[j * sw + s - pw], best[j]
-                        best[j] = current if (current >= value or current != current) else value
+                    src, dst = row[j_lo * sw + s - pw :], best[j_lo:]
+                    for t in range(j_hi - j_lo):
+                        value, current = src[t * sw], dst[t]
+                        dst[t] = current if (current >= value) | (current != current) else value
 
 
 @pool_kernel
@@ -76,7 +80,7 @@ def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
                     for j in range(j_lo, j_hi):
                         w = j * sw + s - pw
                         value, current = row[w], best[j]
-                        if where[j] < 0 or value > current or (value != value and current == current):
+                        if (where[j] < 0) | (value > current) | ((value != value) & (current == current)):
                             best[j], where[j] = value, h * W + w
 
 
@@ -114,8 +118,9 @@ def _avg_forward(x, y, kh, kw, sh, sw, ph, pw):
                 row = plane[h]
                 for s in range(kw):
                     j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    for j in range(j_lo, j_hi):
-                        total[j] += row[j * sw + s - pw]
+                    src, dst = row[j_lo * sw + s - pw :], total[j_lo:]
+                    for t in range(j_hi - j_lo):
+                        dst[t] += src[t * sw]
             for j in range(OW):
                 total[j] /= area
 
@@ -141,8 +146,9 @@ def _avg_backward(dy, dx, kh, kw, sh, sw, ph, pw):
                 row = grad[h]
                 for s in range(kw):
                     j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    for j in range(j_lo, j_hi):
-                        row[j * sw + s - pw] += source[j] / area
+                    src, dst = source[j_lo:], row[j_lo * sw + s - pw :]
+                    for t in range(j_hi - j_lo):
+                        dst[t * sw] += src[t] / area
 
 
 def _pooling(x, kernel, stride, padding):

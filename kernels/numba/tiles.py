@@ -13,8 +13,8 @@ coefficients and running sums in local variables, which LLVM holds in registers:
   rows 2 x 4 was faster.)
 * :func:`update_tile` adds 2 x 4 products to each element of two rows in place
   (``acc[k] += sum of d[k, j] * rows[j]`` over 4 rows j): each element of ``acc`` is
-  read and written once per 4 multiply-adds, and each loaded element of ``rows``
-  feeds 2.
+  read and written once per 4 multiply-adds, and each loaded element of the rows
+  feeds 2. Its loop runs along the rows of ``acc``: no sums to reduce at the end.
 
 Loops index views from 0 (``a[i, first:]``, then ``t in range(stop - first)``): Numba
 must handle negative indices, and only for a counter that starts at 0 can LLVM prove
@@ -79,10 +79,10 @@ def product(a, b, out, first, stop):
 
 
 @helper
-def update_tile(acc, d, rows, k, j):
-    """acc[k:k+2] += d[k:k+2, j:j+4] @ rows[j:j+4] (rows as long as those of acc)."""
+def update_tile(acc, d, k, j, r0, r1, r2, r3):
+    """acc[k:k+2] += d[k:k+2, j:j+4] @ [r0, r1, r2, r3] (four rows at least as long as
+    those of acc; views of one matrix, or of one image at four offsets)."""
     acc0, acc1 = acc[k], acc[k + 1]
-    r0, r1, r2, r3 = rows[j], rows[j + 1], rows[j + 2], rows[j + 3]
     d00, d01, d02, d03 = d[k, j], d[k, j + 1], d[k, j + 2], d[k, j + 3]
     d10, d11, d12, d13 = d[k + 1, j], d[k + 1, j + 1], d[k + 1, j + 2], d[k + 1, j + 3]
     for t in range(acc.shape[1]):
@@ -96,4 +96,4 @@ def update(acc, d, rows):
     """acc += d @ rows, one :func:`update_tile` at a time (shapes: multiples of the tile)."""
     for k in range(0, acc.shape[0], UPDATE_ROWS):
         for j in range(0, rows.shape[0], UPDATE_TERMS):
-            update_tile(acc, d, rows, k, j)
+            update_tile(acc, d, k, j, rows[j], rows[j + 1], rows[j + 2], rows[j + 3])
