@@ -80,7 +80,8 @@ def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
                     for j in range(j_lo, j_hi):
                         w = j * sw + s - pw
                         value, current = row[w], best[j]
-                        if (where[j] < 0) | (value > current) | ((value != value) & (current == current)):
+                        first, nan = where[j] < 0, (value != value) & (current == current)
+                        if first | (value > current) | nan:
                             best[j], where[j] = value, h * W + w
 
 
