@@ -41,6 +41,7 @@ from fastconv import nn  # noqa: E402
 from fastconv.models import lenet5  # noqa: E402
 from fastconv.optim import SGD  # noqa: E402
 from fastconv.shapes import conv2d_geometry, pool2d_geometry  # noqa: E402
+from fastconv.torch_models import to_torch  # noqa: E402
 from fastconv.training import fit  # noqa: E402
 
 
@@ -236,17 +237,14 @@ def fastconv_epoch_s(make_model, backend, x, y, batch_size):
     return time.perf_counter() - start
 
 
-def torch_epoch_s(torch, x, y, batch_size):
-    """The same epoch in PyTorch on the GPU: the same layers, SGD and one loss.item() per batch."""
+def torch_epoch_s(torch, make_model, x, y, batch_size):
+    """The same epoch in PyTorch on the GPU: the same model and weights, SGD and one
+    loss.item() per batch."""
     if torch is None:
         return None
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    ).cuda()
+    model = to_torch(make_model()).cuda()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss()
     x, y = torch.from_numpy(x), torch.from_numpy(y)
 
     def epoch(count):
@@ -274,7 +272,7 @@ def lenet_epochs(torch, tiny):
     x = rng.standard_normal((samples, 1, size, size)).astype(np.float32)
     y = rng.integers(0, 10, samples)
     gpu_s = fastconv_epoch_s(make_model, "cuda", x, y, batch_size)
-    torch_s = torch_epoch_s(torch.torch, x, y, batch_size)
+    torch_s = torch_epoch_s(torch.torch, make_model, x, y, batch_size)
     cpu_s = fastconv_epoch_s(make_model, "numpy" if tiny else "auto", x, y, batch_size)
     name = "a tiny stand-in for LeNet-5" if tiny else "LeNet-5"
     print(f"\n{name}, one epoch of {samples:,} digits, batch {batch_size}, SGD momentum 0.9:")

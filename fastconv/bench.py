@@ -4,10 +4,11 @@ A *case* is one layer shape (conv2d or pooling) or one LeNet-5 training step; a 
 is something that can run it: every available fastconv kernel (``"numba:direct"``,
 ``"numpy:im2col"``, ...), ``"auto"`` (the measured choice of :mod:`fastconv.autotune`)
 and, when it is installed, ``"torch"`` (``torch.nn.functional`` on the same arrays, no
-copy). :func:`make_call` turns (case, peer, direction) into a function of no arguments;
-:func:`measure` times several of them alternately in one process, after a warm-up call
-whose time (Numba's compilation, ``auto``'s tuning) is reported separately. Max
-pooling's backward runs from the indices its forward kept, on both sides, as in training.
+copy; for the training step, the same model in ``torch.nn``). :func:`make_call` turns
+(case, peer, direction) into a function of no arguments; :func:`measure` times several
+of them alternately in one process, after a warm-up call whose time (Numba's
+compilation, ``auto``'s tuning) is reported separately. Max pooling's backward runs
+from the indices its forward kept, on both sides, as in training.
 
 Work per call, to turn times into rates: a conv2d forward does ``2*N*K*OH*OW*C*R*S``
 FLOPs and its backward twice that (dx and dw; db is negligible); a training step does
@@ -193,10 +194,8 @@ def select_peers(wanted: list[str]) -> list[str]:
 def runs_on(peer: str, case) -> bool:
     """Whether ``peer`` is benchmarked on ``case``: the naive loops only on small cases,
     pooling and the training step (which have no algorithms) once per backend, under its
-    first spec, and torch on single layers."""
+    first spec."""
     if peer.startswith("naive") and case.name not in NAIVE_CASES:
-        return False
-    if isinstance(case, StepCase) and peer == TORCH:
         return False
     if isinstance(case, (PoolCase, StepCase)) and ":" in peer:
         backend = peer.partition(":")[0]
@@ -246,12 +245,34 @@ def _step_call(case, peer, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((case.batch, 1, 32, 32)).astype(np.float32)
     labels = rng.integers(0, 10, case.batch)
+    if peer == TORCH:
+        return _torch_step_call(case, x, labels)
     model = case.model(peer)
     loss, optimizer = CrossEntropyLoss(), SGD(model.parameters(), lr=0.01)
 
     def step():
         loss(model.forward(x), labels)
         model.backward(loss.backward())
+        optimizer.step()
+
+    return step
+
+
+def _torch_step_call(case, x, labels):
+    """The same step in PyTorch: the same model and weights
+    (:func:`~fastconv.torch_models.to_torch`), loss and SGD. Autograd leaves out the
+    gradient of the input, which nothing needs."""
+    import torch
+
+    from fastconv.torch_models import to_torch
+
+    model = to_torch(case.model())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, labels = torch.from_numpy(x), torch.from_numpy(labels)
+
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), labels).backward()
         optimizer.step()
 
     return step

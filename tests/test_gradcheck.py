@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import fastconv
 import fastconv.functional as F
 from fastconv import gradcheck
 from fastconv.cli import main

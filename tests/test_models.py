@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import fastconv
 from fastconv import models, nn, optim
 from fastconv.losses import CrossEntropyLoss
+from fastconv.torch_models import to_torch
 from helpers import MODEL_BACKENDS
 
 try:
@@ -160,32 +160,12 @@ def test_to_moves_every_layer_to_a_backend_with_the_same_results(backend):
 
 # -- parity with PyTorch -------------------------------------------------------------------
 
-TORCH_LAYERS = {
-    nn.Conv2d: lambda layer: torch.nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
-                                             layer.padding, layer.dilation, bias=layer.bias is not None),
-    nn.Linear: lambda layer: torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None),
-    nn.MaxPool2d: lambda layer: torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding),
-    nn.AvgPool2d: lambda layer: torch.nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding),
-    nn.ReLU: lambda layer: torch.nn.ReLU(),
-    nn.Tanh: lambda layer: torch.nn.Tanh(),
-    nn.Sigmoid: lambda layer: torch.nn.Sigmoid(),
-    nn.Flatten: lambda layer: torch.nn.Flatten(),
-}
-
-
-def torch_copy(model):
-    """The same network in PyTorch, with the same weights (float64)."""
-    copy = torch.nn.Sequential(*(TORCH_LAYERS[type(layer)](layer) for layer in model.layers)).double()
-    copy.load_state_dict({name: torch.from_numpy(value) for name, value in model.state_dict().items()})
-    return copy
-
-
 @needs_torch
 @pytest.mark.parametrize("backend", MODEL_BACKENDS)
 @pytest.mark.parametrize("variant", [dict(pool="max", activation="relu"), dict(pool="avg", activation="tanh")])
 def test_lenet5_matches_pytorch_logits_and_gradients(variant, backend):
     model = models.lenet5(**variant, seed=0, dtype=np.float64).to(backend)
-    reference = torch_copy(model)
+    reference = to_torch(model)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((3, 1, 32, 32)), rng.integers(0, 10, 3)
 
@@ -205,6 +185,31 @@ def test_lenet5_matches_pytorch_logits_and_gradients(variant, backend):
     for name, p in model.named_parameters():
         np.testing.assert_allclose(p.grad, reference.get_parameter(name).grad.numpy(), rtol=1e-8, atol=1e-14,
                                    err_msg=name)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_torch_copies_every_layer_type_with_its_weights(dtype):
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride=(1, 2), padding=1, dilation=(2, 1), rng=0), nn.Tanh(),
+        nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(4, 3, 2, bias=False, rng=1), nn.Sigmoid(),
+        nn.AvgPool2d(2, stride=1), nn.GlobalMaxPool2d(), nn.Dropout(0.3, rng=0),
+        nn.Linear(3, 5, rng=2), nn.ReLU(), nn.Linear(5, 4, bias=False, rng=3), nn.Softmax(),
+        input_shape=(2, 11, 12),
+    ).to(dtype=dtype)
+    x = np.random.default_rng(0).standard_normal((3, 2, 11, 12)).astype(dtype)
+    copy = to_torch(model.eval())
+    assert not copy.training
+    assert copy[0].weight.dtype == torch.from_numpy(x).dtype
+    expected = copy(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    averaged = nn.Sequential(nn.Conv2d(2, 3, 3, rng=0), nn.GlobalAvgPool2d(), input_shape=(2, 6, 6))
+    averaged.to(dtype=dtype)
+    np.testing.assert_allclose(averaged.predict(x[:, :, :6, :6]),
+                               to_torch(averaged)(torch.from_numpy(x[:, :, :6, :6])).detach().numpy(),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+    with pytest.raises(TypeError, match="no PyTorch layer for Module"):
+        to_torch(nn.Sequential(nn.Module()))
 
 
 @needs_torch

@@ -12,7 +12,6 @@ BLAS runs at near the machine's peak. The gradients are two more products:
 The batch is processed in chunks whose column matrix fits a fixed workspace
 (:func:`fastconv.shapes.batch_chunks`), so memory stays bounded for any batch size.
 """
-import numpy as np
 
 from fastconv.buffers import empty
 from fastconv.shapes import batch_chunks, conv2d_geometry

@@ -50,7 +50,7 @@ def max_pool2d_forward_indices(x, kernel, stride, padding):
     """y, and each winner's tap (r, s) turned into its position h * W + w in the plane."""
     g = pool2d_geometry(x, kernel, stride, padding)
     y, winner = _maxima(x, g)
-    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    kw, (sh, sw), (ph, pw) = g.kernel[1], g.stride, g.padding
     rows = np.arange(g.OH)[:, None] * sh - ph + winner // kw
     cols = np.arange(g.OW)[None, :] * sw - pw + winner % kw
     indices = empty(g.output_shape, np.int64)
