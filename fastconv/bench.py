@@ -6,7 +6,7 @@ is something that can run it: every available fastconv kernel (``"numba:direct"`
 and, when it is installed, ``"torch"`` (``torch.nn.functional`` on the same arrays, no
 copy; for the training step, the same model in ``torch.nn``). :func:`make_call` turns
 (case, peer, direction) into a function of no arguments; :func:`measure` times several
-of them alternately in one process, after a warm-up call whose time (Numba's
+of them in turns in one process, after a warm-up call whose time (Numba's
 compilation, ``auto``'s tuning) is reported separately. Max pooling's backward runs
 from the indices its forward kept, on both sides, as in training.
 
@@ -345,28 +345,41 @@ class Timing(NamedTuple):
 
 
 def measure(calls: dict, rounds: int = 15, min_sample_s: float = 2e-3,
-            max_seconds: float = 3.0) -> dict[str, Timing]:
-    """Time each function of ``calls`` (name -> callable), alternating between them.
+            max_seconds: float = 3.0, turns: int = 3, settle_s: float = 0.2) -> dict[str, Timing]:
+    """Time each function of ``calls`` (name -> callable), taking turns between them.
 
-    Call each once before (compilation, caches, page faults): nothing here is untimed.
-    Every round times one sample of each function in turn, so all of them see the same
-    machine load. A sample repeats a fast call until it lasts ``min_sample_s`` (the call
-    that sizes the samples counts as the first one). Slow functions stop early once
-    they have used ``max_seconds``.
+    Call each once before this (compilation, caches, page faults).
+    The functions take ``turns`` turns each, in order, so that all of them see the same
+    machine load; a turn is a run of ``rounds / turns`` samples, after ``settle_s`` of
+    untimed calls of the same function (unless one call lasts that long). Those matter:
+    after a product, BLAS keeps its threads spinning on the cores for 0.1 s or more, and
+    a function timed in that window ran up to 2x slower on a 2-core machine. A sample
+    repeats a fast call until it lasts ``min_sample_s`` (the call that sizes the samples
+    counts as the first one). Slow functions stop early once they have used
+    ``max_seconds``.
     """
-    repeats, samples = {}, {}
+    repeats, samples, first = {}, {}, {}
     for name, call in calls.items():
-        first = seconds(call)
-        repeats[name] = max(1, int(min_sample_s / max(first, 1e-9)))
-        samples[name] = [first] if repeats[name] == 1 else []
-    for _ in range(rounds):
+        first[name] = seconds(call)
+        repeats[name] = max(1, int(min_sample_s / max(first[name], 1e-9)))
+        samples[name] = [first[name]] if repeats[name] == 1 else []
+
+    def done(name):
+        return len(samples[name]) >= rounds or sum(samples[name]) * repeats[name] > max_seconds
+
+    per_turn = -(-rounds // turns)
+    for _ in range(turns):
         for name, call in calls.items():
-            if len(samples[name]) >= rounds or sum(samples[name]) * repeats[name] > max_seconds:
-                continue
-            start = time.perf_counter()
-            for _ in range(repeats[name]):
+            settled = time.perf_counter() + settle_s
+            while not done(name) and first[name] < settle_s and time.perf_counter() < settled:
                 call()
-            samples[name].append((time.perf_counter() - start) / repeats[name])
+            for _ in range(per_turn):
+                if done(name):
+                    break
+                start = time.perf_counter()
+                for _ in range(repeats[name]):
+                    call()
+                samples[name].append((time.perf_counter() - start) / repeats[name])
     return {name: Timing(statistics.median(samples[name]), len(samples[name])) for name in calls}
 
 
@@ -423,7 +436,7 @@ class Failure(NamedTuple):
 def compare(case, direction: str, peer_list: list[str], roofs: Roofs, thread_count: int,
             rounds: int = 15, max_seconds: float = 3.0,
             dtype=np.float32) -> tuple[list[Row], list[Failure]]:
-    """Time ``case`` on every peer of ``peer_list`` that runs it, alternately.
+    """Time ``case`` on every peer of ``peer_list`` that runs it, in turns.
 
     Returns one Row per peer, and one Failure per peer that raised.
     """

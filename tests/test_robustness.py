@@ -53,6 +53,20 @@ def test_infinite_and_nan_weights_give_the_naive_gradients(kernel, stride):
         assert_close(got, want, np.float64, f"{kernel.spec} conv2d_backward with inf/NaN weights")
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_one_infinite_pixel_spoils_only_the_weight_gradients_that_read_it(kernel):
+    """An inf in x's last column is read by the last column of taps only: the other
+    taps' dw stay finite (a kernel must not multiply it by a zero it made up)."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 1, 8, 8)), rng.standard_normal((2, 1, 3, 3))
+    x[0, 0, 3, 7] = np.inf
+    dy = rng.standard_normal(F.conv2d(x, w, backend="naive").shape)
+    for got, want in zip(F.conv2d_backward(dy, x, w, backend=kernel.spec),
+                         F.conv2d_backward(dy, x, w, backend="naive")):
+        assert_close(got, want, np.float64, f"{kernel.spec} conv2d_backward with an inf pixel")
+    assert np.isfinite(F.conv2d_backward(dy, x, w, backend=kernel.spec)[1][:, :, :, :2]).all()
+
+
 def test_max_pool_follows_nan_like_pytorch():
     x = np.array([[1.0, np.nan], [5.0, 2.0]])[None, None]
     assert np.isnan(F.max_pool2d(x, 2, backend="naive")[0, 0, 0, 0])

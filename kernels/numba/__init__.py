@@ -1,7 +1,7 @@
 """The numba backend: kernels written as Python loops, compiled by Numba, run in parallel.
 
 conv2d has two algorithms, ``direct`` loops and ``im2col`` + GEMM (``numba:direct``,
-``numba:im2col``); without a choice the backend picks the faster one per shape and direction
+``numba:im2col``); without a choice the backend picks the faster one per shape
 (:func:`choose_algorithm`). Pooling is direct loops. All kernels compile once per
 dtype and are cached on disk (see :mod:`.jit`); they run on ``numba.get_num_threads()``
 threads.

@@ -15,7 +15,7 @@ ALGORITHMS = ("direct", "im2col")
 
 
 #: Measured (float32, ``fastconv bench``, 2-vCPU machine shared with other jobs, median
-#: ms, direct / im2col) before the few-taps forward of :mod:`.shifted`:
+#: ms, direct / im2col) before the few-taps kernels of :mod:`.shifted`:
 #:                            1 thread                        2 threads
 #:   lenet_c1 (C*R*S = 25)    fwd 2.7 / 1.7, bwd 11.3 / 5.2    fwd 4.8 / 3.0, bwd 12.2 / 5.5
 #:   lenet_c2 (150)           fwd 1.8 / 3.8, bwd 4.7 / 7.5     fwd 2.4 / 4.4, bwd 7.6 / 9.8
@@ -27,22 +27,16 @@ ALGORITHMS = ("direct", "im2col")
 #: (128 and 192: BLAS threads stalling while another job holds the second core; with
 #: 2 threads any im2col shape does that now and then, lenet_c1 included, 15 ms instead
 #: of 3, which Numba's threads in the direct loops did not.) With few taps the direct
-#: loops' dot products are too short and their window copies dominate (hence
-#: :mod:`.shifted` for the forward, 2 threads: lenet_c1 0.6 / 2.9, and 1.4 / 1.6 on
-#: 8x3x64x64, 16@3x3); with stride 2 their dx also multiplies the zeros between dy's
-#: pixels.
+#: loops' dot products were too short and their window copies dominated; :mod:`.shifted`
+#: now takes those (lenet_c1, 2 threads: fwd 0.6 / 2.3, bwd 1.7 / 6.1). With
+#: stride 2 the direct dx also multiplies the zeros between dy's pixels.
 
 
-def choose_algorithm(g, direction: str = "forward") -> str:
-    """The faster algorithm for geometry g and ``direction`` ("forward" or "backward"):
-    direct for stride 1 (its backward only from :data:`~.direct.FEW_TAPS` taps on),
-    except 1x1 convolutions that im2col runs as one BLAS product without any copy."""
+def choose_algorithm(g) -> str:
+    """The faster algorithm for geometry g: direct for stride 1, except 1x1 convolutions
+    that im2col runs as one BLAS product without any copy."""
     copy_free_im2col = (g.R, g.S, g.stride, g.padding) == (1, 1, (1, 1), (0, 0))
-    if g.stride != (1, 1) or copy_free_im2col:
-        return "im2col"
-    if direction == "backward" and g.C * g.R * g.S < direct.FEW_TAPS:
-        return "im2col"
-    return "direct"
+    return "direct" if g.stride == (1, 1) and not copy_free_im2col else "im2col"
 
 
 def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
@@ -58,7 +52,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
 def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
     """(dx, dw, db) of conv2d given dy = dL/dy."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
-    algorithm = algorithm or choose_algorithm(g, "backward")
+    algorithm = algorithm or choose_algorithm(g)
     if algorithm == "direct" and not np.isfinite(w).all():
         # The direct dx also multiplies the zeros around dy's pixels by the weights: exact
         # for finite weights only (0 * inf is NaN). im2col sums the naive terms alone.

@@ -37,7 +37,7 @@ Loop nests (one task per image n, or per group of images for dw):
     db       db[k]  sum over n, i, j of dy[n, k, i, j]
 
 With stride 1 and few taps (C*R*S below :data:`FEW_TAPS`, LeNet's first layer) the dot
-products are too short for this; the forward then runs :mod:`.shifted` instead.
+products are too short for this; :mod:`.shifted` then computes all three passes.
 
 Operands are padded with zeros to whole tiles (row counts to multiples of the tile
 sizes, T to a multiple of the SIMD width), so every tile is a full one.
@@ -56,8 +56,9 @@ from .rows import copy
 from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product, update
 from .windows import valid_outputs
 
-#: With fewer taps (C*R*S) the dot products are too short and the forward goes to
-#: :mod:`.shifted` (lenet_c1, 25 taps, 2 threads, median ms: 0.6-0.9 there, 2.6-5.4 here).
+#: With fewer taps (C*R*S) the dot products are too short and :mod:`.shifted` computes
+#: the convolution (lenet_c1, 25 taps, 2 threads, median ms: forward 0.6-0.9 there,
+#: 2.6-5.4 here; backward 1.7 there, 8.5-11.4 here).
 FEW_TAPS = 32
 #: The weight gradient is summed in this many groups of images (at most), in parallel.
 WEIGHT_GRADIENT_GROUPS = 16
@@ -199,11 +200,14 @@ def _tiled(weights, bias):
     return wt, bt
 
 
-def forward(x, w, b, y, g):
-    """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias).
+def _few_taps(g) -> bool:
+    """Whether :mod:`.shifted` computes this convolution: stride 1, few taps."""
+    return g.stride == (1, 1) and g.C * g.R * g.S < FEW_TAPS
 
-    With stride 1 and fewer than :data:`FEW_TAPS` taps, :mod:`.shifted` computes it."""
-    if g.stride == (1, 1) and g.C * g.R * g.S < FEW_TAPS:
+
+def forward(x, w, b, y, g):
+    """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias)."""
+    if _few_taps(g):
         shifted.forward(x, w, b, y, g)
         return
     wt, bt = _tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b)
@@ -213,6 +217,9 @@ def forward(x, w, b, y, g):
 def input_gradient(dy, w, dx, g):
     """Write dx = dL/dx into dx: the correlation of dy, its pixels g.stride apart, with the
     flipped kernel (dx[h, w] collects dy[i, j] from every tap that read x[h, w])."""
+    if _few_taps(g):
+        shifted.input_gradient(dy, w, dx, g)
+        return
     (dh, dw), (ph, pw) = g.dilation, g.padding
     wt, bt = _tiled(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(g.C, -1), 0.0)
     offset = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
@@ -221,6 +228,11 @@ def input_gradient(dy, w, dx, g):
 
 def weight_gradient(dy, x, dw, g):
     """Write dw = dL/dw into dw."""
+    if _few_taps(g) and np.isfinite(x).all():
+        # Only for a finite x: :mod:`.shifted` multiplies the pixels that its unused
+        # output columns read by zeros, exact but for 0 * inf = NaN.
+        shifted.weight_gradient(dy, x, dw, g)
+        return
     T = g.R * g.S * g.C
     groups = max(1, min(g.N, WEIGHT_GRADIENT_GROUPS))
     partial = np.empty((groups, padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)

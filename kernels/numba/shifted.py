@@ -1,11 +1,11 @@
-"""conv2d forward with few taps (LeNet's first layer): one tap at a time, over whole planes.
+"""conv2d with few taps (LeNet's first layer): one tap at a time, over whole planes.
 
 The textbook reordering of the naive sums takes one tap (c, r, s) at a time and adds
 ``w[k, c, r, s]`` times the input, shifted by (r, s), to the whole output plane of
 filter k. The direct kernels of :mod:`.direct` instead compute dot products of length
 T = C*R*S, one per output pixel; with few taps (T = 25 for a 5x5 kernel on one
 channel) those are too short: adding up their SIMD lanes at the end and copying the
-windows cost as much as the arithmetic. This kernel has no dot products at all:
+windows cost as much as the arithmetic. These kernels copy no windows at all:
 
 * **Flattened planes.** A task copies its image into ``image``, each channel's plane
   padded and flattened: row h of plane c starts at ``c*Hp*Wp + h*Wp``. Output pixel
@@ -13,42 +13,65 @@ windows cost as much as the arithmetic. This kernel has no dot products at all:
   (the last Wp - OW of them are never used), so that tap (c, r, s) reads
   ``image[offset[t] + p]`` with ``offset[t] = c*Hp*Wp + r*dh*Wp + s*dw``: for every
   tap, the whole output plane is one contiguous run of the image, read without a copy.
-* **Register tiles.** ``acc[k, p] += sum over t of w[k, t] * image[offset[t] + p]`` is
-  computed 2 filters x 4 taps at a time by :func:`~.tiles.update_tile`: each element of
-  ``acc`` is loaded and stored once per 8 multiply-adds, along a long, contiguous loop
-  that LLVM vectorizes, with nothing to add up at the end.
-* **Bands.** The planes are processed :data:`BAND` positions at a time, so the band of
-  ``acc`` stays in L1 while all taps pass over it.
+* **Forward: register tiles along the planes.**
+  ``acc[k, p] += sum over t of w[k, t] * image[offset[t] + p]`` is computed 2 filters
+  x 4 taps at a time by :func:`~.tiles.update_tile`: each element of ``acc`` is loaded
+  and stored once per 8 multiply-adds, along a long, contiguous loop that LLVM
+  vectorizes, with nothing to add up at the end. The planes go :data:`BAND` positions
+  at a time, so the band of ``acc`` stays in L1 while all taps pass over it.
+* **dw: long dot products.** ``dw[k, t] = sum over n, p of dy_wide[n, k, p] *
+  image_n[offset[t] + p]``, where dy_wide is dy laid out on the wide rows (zeros on
+  the unused columns): K*T dot products as long as a whole plane, 4 x 2 at a time
+  (:func:`~.tiles.dot_tile`). Groups of images sum in parallel, in a fixed order. The
+  zeros of the unused columns multiply pixels of x: exact only for a finite x, so the
+  caller sends an x holding inf or NaN elsewhere.
+* **dx** is the forward kernel run on dy, padded by the kernel extent minus the
+  padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
 Stride 1 only (with a stride, the taps' runs are no longer contiguous). The price is
 the unused columns of the wide rows: (S - 1)*dw of every Wp (4 of 32 for lenet_c1).
-The zeros of the padding enter the sums as in the naive kernel.
+The zeros of the padding enter the sums as in the naive kernel; taps added to fill a
+tile read zeros past the planes, with weight 0.
 """
 import numpy as np
 
-from .jit import conv_kernel, prange
+from .jit import conv_kernel, helper, prange
 from .rows import copy
-from .tiles import LANES, UPDATE_ROWS, UPDATE_TERMS, padded, update_tile
+from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, dot_tile, padded,
+                    update_tile)
+from .windows import valid_outputs
 
 #: Positions of the wide output planes that one pass of all taps covers.
 BAND = 512
+#: The weight gradient is summed in this many groups of images (at most), in parallel.
+WEIGHT_GRADIENT_GROUPS = 16
+
+
+@helper
+def flatten_planes(x, n, image, Hp, Wp, ph, pw):
+    """image = the planes of x[n] padded by (ph, pw) on each side (cropped where that is
+    negative) and flattened, one after the other; zeros after them."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    image[:] = 0.0
+    h_lo, h_hi = valid_outputs(Hp, H, 1, ph)
+    w_lo, w_hi = valid_outputs(Wp, W, 1, pw)
+    for c in range(C):
+        for h in range(h_lo, h_hi):
+            copy(w_hi - w_lo, x[n, c, h, w_lo:], 1, image[(c * Hp + h + ph) * Wp + w_lo + pw :])
 
 
 @conv_kernel
-def _shifted_forward(x, wt, b, offset, y, ph, pw):
-    """y[n, k, i, j] = b[k] + sum_t wt[k, t] * image_n[offset[t] + i*Wp + j] (wt and offset
-    padded to whole tiles, with zero weights)."""
-    N, C, H, W = x.shape
+def _correlate(x, wt, b, offset, y, ph, pw):
+    """y[n, k, i, j] = b[k] + sum_t wt[k, t] * image_n[offset[t] + i*Wp + j], image_n the
+    planes of x[n] padded by (ph, pw) (wt, b and offset padded to whole tiles)."""
+    N, C = x.shape[0], x.shape[1]
     K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
-    Hp, Wp = H + 2 * ph, W + 2 * pw
+    Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     positions = padded(OH * Wp, LANES)
-    # All planes, and the zeros that the last taps read past them.
-    image_size = offset.max() + positions
+    image_size = max(offset.max() + positions, C * Hp * Wp)
     for n in prange(N):
-        image = np.zeros(image_size, x.dtype)
-        for c in range(C):
-            for h in range(H):
-                copy(W, x[n, c, h], 1, image[(c * Hp + h + ph) * Wp + pw :])
+        image = np.empty(image_size, x.dtype)
+        flatten_planes(x, n, image, Hp, Wp, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
         for k in range(wt.shape[0]):
             acc[k, :] = b[k]
@@ -64,17 +87,74 @@ def _shifted_forward(x, wt, b, offset, y, ph, pw):
                 copy(OW, acc[k, i * Wp :], 1, y[n, k, i])
 
 
+@conv_kernel
+def _weight_gradient(x, dy, offset, partial, ph, pw):
+    """partial[g, k, t] = sum over the images n of group g and positions p of
+    dy_wide[n, k, p] * image_n[offset[t] + p]."""
+    N, C = x.shape[0], x.shape[1]
+    K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    positions = padded(OH * Wp, LANES)
+    image_size = max(offset.max() + positions, C * Hp * Wp)
+    groups = partial.shape[0]
+    for g in prange(groups):
+        acc = partial[g]
+        acc[:, :] = 0.0
+        image = np.empty(image_size, x.dtype)
+        wide = np.zeros((acc.shape[0], positions), x.dtype)
+        for n in range(g * N // groups, (g + 1) * N // groups):
+            flatten_planes(x, n, image, Hp, Wp, ph, pw)
+            for k in range(K):
+                for i in range(OH):
+                    copy(OW, dy[n, k, i], 1, wide[k, i * Wp :])
+            for k in range(0, acc.shape[0], DOT_ROWS):
+                for t in range(0, acc.shape[1], DOT_COLUMNS):
+                    dot_tile(acc, k, t, wide[k], wide[k + 1], wide[k + 2], wide[k + 3],
+                             image[offset[t] :], image[offset[t + 1] :], positions)
+
+
+def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
+    """offset[t] of tap t = (c*R + r)*S + s in the flattened planes; the taps added up to
+    ``taps`` read the zeros past the planes (not the image: 0 * inf would be NaN)."""
+    c, r, s = np.meshgrid(np.arange(C), np.arange(R), np.arange(S), indexing="ij")
+    offset = np.full(taps, C * Hp * Wp, np.int64)
+    offset[: C * R * S] = (c * Hp * Wp + r * dh * Wp + s * dw).reshape(-1)
+    return offset
+
+
+def _run_correlation(x, weights, bias, y, R, S, padding, dilation):
+    """y = correlation of x padded by ``padding`` with weights (K, C*R*S), plus bias."""
+    (ph, pw), (dh, dw) = padding, dilation
+    K, T = weights.shape
+    wt = np.zeros((padded(K, UPDATE_ROWS), padded(T, UPDATE_TERMS)), weights.dtype)
+    wt[:K, :T] = weights
+    bt = np.zeros(wt.shape[0], weights.dtype)
+    bt[:K] = bias
+    Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    offset = _offsets(x.shape[1], R, S, Hp, Wp, dh, dw, wt.shape[1])
+    _correlate(x, wt, bt, offset, y, ph, pw)
+
+
 def forward(x, w, b, y, g):
     """Write conv2d(x, w, b) into y (geometry g, stride 1); b is an array."""
-    (ph, pw), (dh, dw) = g.padding, g.dilation
-    Hp, Wp = g.H + 2 * ph, g.W + 2 * pw
+    _run_correlation(x, w.reshape(g.K, -1), b, y, g.R, g.S, g.padding, g.dilation)
+
+
+def input_gradient(dy, w, dx, g):
+    """Write dx = dL/dx into dx (stride 1): dy, padded by the kernel extent minus the
+    padding, correlated with the flipped kernel."""
+    (dh, dw), (ph, pw) = g.dilation, g.padding
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(g.C, -1)
+    around = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
+    _run_correlation(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation)
+
+
+def weight_gradient(dy, x, dw, g):
+    """Write dw = dL/dw into dw (stride 1)."""
+    (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
-    wt = np.zeros((padded(g.K, UPDATE_ROWS), padded(T, UPDATE_TERMS)), w.dtype)
-    wt[: g.K, :T] = w.reshape(g.K, T)
-    bt = np.zeros(wt.shape[0], w.dtype)
-    bt[: g.K] = b
-    c, r, s = np.meshgrid(np.arange(g.C), np.arange(g.R), np.arange(g.S), indexing="ij")
-    # The padded taps read zeros past the planes (not the image: 0 * inf would be NaN).
-    offset = np.full(wt.shape[1], g.C * Hp * Wp, np.int64)
-    offset[:T] = (c * Hp * Wp + r * dh * Wp + s * dw).reshape(-1)
-    _shifted_forward(x, wt, bt, offset, y, ph, pw)
+    groups = max(1, min(g.N, WEIGHT_GRADIENT_GROUPS))
+    partial = np.empty((groups, padded(g.K, DOT_ROWS), padded(T, DOT_COLUMNS)), x.dtype)
+    offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, g.W + 2 * pw, dh, dwl, partial.shape[2])
+    _weight_gradient(x, dy, offset, partial, ph, pw)
+    dw[...] = partial.sum(axis=0)[: g.K, :T].reshape(g.weight_shape)

@@ -44,12 +44,11 @@ def padded(count, multiple):
 
 
 @helper
-def dot_tile(a, b, out, i, j, first, stop):
-    """out[i:i+4, j:j+2] += a[i:i+4, first:stop] @ b[j:j+2, first:stop].T"""
-    a0, a1, a2, a3 = a[i, first:], a[i + 1, first:], a[i + 2, first:], a[i + 3, first:]
-    b0, b1 = b[j, first:], b[j + 1, first:]
+def dot_tile(out, i, j, a0, a1, a2, a3, b0, b1, count):
+    """out[i:i+4, j:j+2] += [a0, a1, a2, a3] @ [b0, b1].T over the first ``count`` numbers
+    of each row (views of one matrix, or of one image at several offsets)."""
     s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = out.dtype.type(0)
-    for t in range(stop - first):
+    for t in range(count):
         u, v = b0[t], b1[t]
         s00 += a0[t] * u
         s01 += a0[t] * v
@@ -75,7 +74,8 @@ def product(a, b, out, first, stop):
     (numbers of rows: multiples of the tile)."""
     for i in range(0, a.shape[0], DOT_ROWS):
         for j in range(0, b.shape[0], DOT_COLUMNS):
-            dot_tile(a, b, out, i, j, first, stop)
+            dot_tile(out, i, j, a[i, first:], a[i + 1, first:], a[i + 2, first:],
+                     a[i + 3, first:], b[j, first:], b[j + 1, first:], stop - first)
 
 
 @helper
