@@ -1,8 +1,8 @@
 """The ``auto`` backend: the fastest correct kernel for each op and shape, by measurement.
 
 The first time ``auto`` meets an (op, shapes, dtype) it times every available
-(backend, algorithm) on the very call's inputs, in alternating rounds after a warm-up
-call (so Numba's compilation is not counted), and keeps the fastest one whose result
+(backend, algorithm) on the very call's inputs, one after the other, after untimed
+calls (so Numba's compilation is not counted), and keeps the fastest one whose result
 agrees with the naive kernel on the first image of the batch. The choice is remembered
 in memory and in a small JSON file per machine, keyed by op, shapes, dtype, thread count,
 library versions and a fingerprint of fastconv's kernels, so later processes start with it:
@@ -33,10 +33,11 @@ import numpy as np
 from . import __version__, kernels
 from .backends import available_kernels, resolve
 
-ROUNDS = 7  # timed rounds at least,
-BUDGET_S = 0.2  # and more, up to MAX_ROUNDS, until this many seconds were spent timing
+ROUNDS = 7  # samples of each kernel at least,
+BUDGET_S = 0.2  # and more, up to MAX_ROUNDS, until its share of this many seconds was spent
 MAX_ROUNDS = 50
 SLOWER = 2.0
+SETTLE_S = 0.1  # untimed calls of a kernel before its samples
 _memory: dict[tuple, str] = {}
 _lock = threading.Lock()
 
@@ -147,14 +148,16 @@ def measure(call) -> str:
     """Time every CPU kernel on ``call(spec)``; return the fastest that agrees with naive.
 
     ``call(spec, images=slice(0, 1))`` computes the op on the first image of the batch
-    alone, which is all the (slow) naive kernel is asked for. After one warm-up call
-    each, the kernels are timed in turn, round after round, so that they all see the
-    same machine load: :data:`ROUNDS` rounds, and more while less than :data:`BUDGET_S`
-    was spent (kernels of a millisecond need dozens of samples for a steady median).
-    They are compared by their median time: on a busy machine some
-    kernels (multi-threaded BLAS on thin matrices) are fast only now and then, so their
-    best time would flatter them. From the third round on, a kernel :data:`SLOWER` times
-    slower than the best is dropped.
+    alone, which is all the (slow) naive kernel is asked for. The kernels are timed one
+    after the other, each after :data:`SETTLE_S` of untimed calls (the first one
+    compiles): after a product, BLAS keeps its threads spinning for 0.1 s or more, and
+    a kernel timed right after a BLAS one ran up to 2x slower on a 2-core machine, which
+    made ``auto`` prefer BLAS kernels. Each takes :data:`ROUNDS` samples, and more, up to
+    :data:`MAX_ROUNDS`, while it has used less than its share of :data:`BUDGET_S`
+    (kernels of a millisecond need dozens of samples for a steady median). They are
+    compared by their median time: on a busy machine some kernels (multi-threaded BLAS
+    on thin matrices) are fast only now and then, so their best time would flatter them.
+    After three samples, a kernel :data:`SLOWER` times slower than the best so far stops.
     """
     first_image = slice(0, 1)
     reference = call("naive", first_image)
@@ -163,19 +166,22 @@ def measure(call) -> str:
                   and _agrees(call(kernel.spec, first_image), reference)]
     if not candidates:
         return "naive"
-    for spec in candidates:
-        call(spec)  # compilation, page faults, caches
-    times = {spec: [] for spec in candidates}
+    times = {}
     median = lambda spec: statistics.median(times[spec])  # noqa: E731
-    for done in range(1, MAX_ROUNDS + 1):
-        for spec in candidates:
+    for spec in candidates:
+        settled = time.perf_counter() + SETTLE_S
+        call(spec)  # compilation, page faults, caches
+        while time.perf_counter() < settled:
+            call(spec)
+        best = min(map(median, times), default=float("inf"))
+        times[spec] = []
+        while len(times[spec]) < MAX_ROUNDS:
             times[spec].append(seconds(call, spec))
-        if done >= 3:  # no one is dropped on fewer than three samples
-            fastest = min(map(median, candidates))
-            candidates = [spec for spec in candidates if median(spec) <= SLOWER * fastest]
-        if done >= ROUNDS and sum(map(sum, times.values())) >= BUDGET_S:
-            break
-    return min(candidates, key=median)
+            if len(times[spec]) >= 3 and median(spec) > SLOWER * best:
+                break
+            if len(times[spec]) >= ROUNDS and sum(times[spec]) >= BUDGET_S / len(candidates):
+                break
+    return min(times, key=median)
 
 
 def _runs_here(spec: str) -> bool:
