@@ -134,6 +134,16 @@ def seconds(call, spec: str) -> float:
     return time.perf_counter() - start
 
 
+def settle(call, duration: float) -> None:
+    """Call ``call()`` again and again, untimed, for ``duration`` seconds (at least once):
+    after a product, BLAS keeps its threads spinning on the cores for 0.1 s or more, and
+    a kernel timed in that window ran up to 2x slower on a 2-core machine."""
+    settled = time.perf_counter() + duration
+    call()
+    while time.perf_counter() < settled:
+        call()
+
+
 def _agrees(result, reference) -> bool:
     results = result if isinstance(result, tuple) else (result,)
     references = reference if isinstance(reference, tuple) else (reference,)
@@ -149,10 +159,9 @@ def measure(call) -> str:
 
     ``call(spec, images=slice(0, 1))`` computes the op on the first image of the batch
     alone, which is all the (slow) naive kernel is asked for. The kernels are timed one
-    after the other, each after :data:`SETTLE_S` of untimed calls (the first one
-    compiles): after a product, BLAS keeps its threads spinning for 0.1 s or more, and
-    a kernel timed right after a BLAS one ran up to 2x slower on a 2-core machine, which
-    made ``auto`` prefer BLAS kernels. Each takes :data:`ROUNDS` samples, and more, up to
+    after the other, each after :data:`SETTLE_S` of untimed calls (:func:`settle`; the
+    first one compiles): timed right after a BLAS kernel, the others looked slower and
+    ``auto`` preferred BLAS kernels. Each takes :data:`ROUNDS` samples, and more, up to
     :data:`MAX_ROUNDS`, while it has used less than its share of :data:`BUDGET_S`
     (kernels of a millisecond need dozens of samples for a steady median). They are
     compared by their median time: on a busy machine some kernels (multi-threaded BLAS
@@ -172,10 +181,7 @@ def measure(call) -> str:
     median = lambda spec: statistics.median(times[spec])  # noqa: E731
 
     def sample(spec, enough):
-        settled = time.perf_counter() + SETTLE_S
-        call(spec)  # compilation, page faults, caches
-        while time.perf_counter() < settled:
-            call(spec)
+        settle(lambda: call(spec), SETTLE_S)  # compilation, page faults, caches, spinning BLAS
         best = min((median(other) for other in times if times[other] and other != spec),
                    default=float("inf"))
         while len(times[spec]) < MAX_ROUNDS and not enough(times[spec]):

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 import fastconv.functional as F
+from fastconv.autotune import settle
 from fastconv.backends import available_kernels, resolve
 from fastconv.shapes import ConvGeometry, PoolGeometry, conv_geometry, pool_geometry
 
@@ -351,9 +352,8 @@ def measure(calls: dict, rounds: int = 15, min_sample_s: float = 2e-3,
     Call each once before this (compilation, caches, page faults).
     The functions take ``turns`` turns each, in order, so that all of them see the same
     machine load; a turn is a run of ``rounds / turns`` samples, after ``settle_s`` of
-    untimed calls of the same function (unless one call lasts that long). Those matter:
-    after a product, BLAS keeps its threads spinning on the cores for 0.1 s or more, and
-    a function timed in that window ran up to 2x slower on a 2-core machine. A sample
+    untimed calls of the same function (:func:`~fastconv.autotune.settle`, unless one
+    call lasts that long), so that what ran before has left the cores. A sample
     repeats a fast call until it lasts ``min_sample_s`` (the call that sizes the samples
     counts as the first one). Slow functions stop early once they have used
     ``max_seconds``.
@@ -370,9 +370,8 @@ def measure(calls: dict, rounds: int = 15, min_sample_s: float = 2e-3,
     per_turn = -(-rounds // turns)
     for _ in range(turns):
         for name, call in calls.items():
-            settled = time.perf_counter() + settle_s
-            while not done(name) and first[name] < settle_s and time.perf_counter() < settled:
-                call()
+            if not done(name) and first[name] < settle_s:
+                settle(call, settle_s)
             for _ in range(per_turn):
                 if done(name):
                     break

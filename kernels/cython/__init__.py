@@ -14,7 +14,7 @@ try:
     from .pool import (
         avg_pool2d_backward,
         avg_pool2d_forward,
-            max_pool2d_backward_indices,
+        max_pool2d_backward_indices,
         max_pool2d_forward,
         max_pool2d_forward_indices,
     )

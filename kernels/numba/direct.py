@@ -51,17 +51,16 @@ changes nothing unless a weight is infinite or NaN.
 import numpy as np
 
 from . import shifted
-from .jit import conv_kernel, helper, prange
+from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
-from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product, update
+from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product,
+                    tiled, update)
 from .windows import valid_outputs
 
 #: With fewer taps (C*R*S) the dot products are too short and :mod:`.shifted` computes
 #: the convolution (lenet_c1, 25 taps, 2 threads, median ms: forward 0.6-0.9 there,
 #: 2.6-5.4 here; backward 1.7 there, 8.5-11.4 here).
 FEW_TAPS = 32
-#: The weight gradient is summed in this many groups of images (at most), in parallel.
-WEIGHT_GRADIENT_GROUPS = 16
 
 
 @helper
@@ -128,7 +127,7 @@ def kernel_rows_with_pixels(r, top, R, dh, first, end, step):
 def _correlate(x, wt, b, y, R, S, sh, sw, dh, dw, step_h, step_w, offset_h, offset_w, sparse):
     """y[n, k, i, j] = b[k] + sum_t wt[k, t] * (window t of output (i, j)), where x[n] is
     spread by (step, offset) and read with stride (sh, sw) and dilation (dh, dw); wt and
-    b are padded to whole tiles (:func:`_tiled`).
+    b are padded to whole tiles (:func:`~.tiles.tiled`).
 
     ``sparse``: leave out the kernel rows that read an image row holding no pixel of x
     (they would only add zeros). Not for the forward pass, where the zeros of the padding
@@ -189,17 +188,6 @@ def _bias_gradient(dy, db):
         db[k] = total
 
 
-def _tiled(weights, bias):
-    """The rows of weights (K, T) and the bias (K,) padded with zeros to whole tiles:
-    rows to a multiple of DOT_ROWS, columns to a multiple of LANES."""
-    K, T = weights.shape
-    wt = np.zeros((padded(K, DOT_ROWS), padded(T, LANES)), weights.dtype)
-    wt[:K, :T] = weights
-    bt = np.zeros(wt.shape[0], weights.dtype)
-    bt[:K] = bias
-    return wt, bt
-
-
 def _few_taps(g) -> bool:
     """Whether :mod:`.shifted` computes this convolution: stride 1, few taps."""
     return g.stride == (1, 1) and g.C * g.R * g.S < FEW_TAPS
@@ -210,7 +198,7 @@ def forward(x, w, b, y, g):
     if _few_taps(g):
         shifted.forward(x, w, b, y, g)
         return
-    wt, bt = _tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b)
+    wt, bt = tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b, DOT_ROWS, LANES)
     _correlate(x, wt, bt, y, g.R, g.S, *g.stride, *g.dilation, 1, 1, *g.padding, False)
 
 
@@ -221,7 +209,8 @@ def input_gradient(dy, w, dx, g):
         shifted.input_gradient(dy, w, dx, g)
         return
     (dh, dw), (ph, pw) = g.dilation, g.padding
-    wt, bt = _tiled(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(g.C, -1), 0.0)
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0).reshape(g.C, -1)
+    wt, bt = tiled(flipped, 0.0, DOT_ROWS, LANES)
     offset = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
     _correlate(dy, wt, bt, dx, g.R, g.S, 1, 1, dh, dw, *g.stride, *offset, True)
 
@@ -234,8 +223,7 @@ def weight_gradient(dy, x, dw, g):
         shifted.weight_gradient(dy, x, dw, g)
         return
     T = g.R * g.S * g.C
-    groups = max(1, min(g.N, WEIGHT_GRADIENT_GROUPS))
-    partial = np.empty((groups, padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)
+    partial = np.empty((batch_groups(g.N), padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)
     _weight_gradient(x, dy, partial, g.R, g.S, *g.stride, *g.padding, *g.dilation)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.S, g.C).transpose(0, 3, 1, 2)

@@ -28,3 +28,13 @@ pool_kernel = numba.njit(parallel=True, cache=True)
 #: A small function that kernels call, inlined into them.
 helper = numba.njit(cache=True, inline="always")
 prange = numba.prange
+
+#: Sums over the batch (the weight gradient) run as this many groups of images at most,
+#: in parallel; each group adds its images in order and the groups are added in order.
+#: The groups depend on N alone, so the result does not depend on the thread count.
+BATCH_GROUPS = 16
+
+
+def batch_groups(N: int) -> int:
+    """How many groups of images a sum over a batch of N is split into."""
+    return max(1, min(N, BATCH_GROUPS))

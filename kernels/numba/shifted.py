@@ -35,16 +35,14 @@ tile read zeros past the planes, with weight 0.
 """
 import numpy as np
 
-from .jit import conv_kernel, helper, prange
+from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
 from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, dot_tile, padded,
-                    update_tile)
+                    tiled, update_tile)
 from .windows import valid_outputs
 
 #: Positions of the wide output planes that one pass of all taps covers.
 BAND = 512
-#: The weight gradient is summed in this many groups of images (at most), in parallel.
-WEIGHT_GRADIENT_GROUPS = 16
 
 
 @helper
@@ -125,11 +123,7 @@ def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
 def _run_correlation(x, weights, bias, y, R, S, padding, dilation):
     """y = correlation of x padded by ``padding`` with weights (K, C*R*S), plus bias."""
     (ph, pw), (dh, dw) = padding, dilation
-    K, T = weights.shape
-    wt = np.zeros((padded(K, UPDATE_ROWS), padded(T, UPDATE_TERMS)), weights.dtype)
-    wt[:K, :T] = weights
-    bt = np.zeros(wt.shape[0], weights.dtype)
-    bt[:K] = bias
+    wt, bt = tiled(weights, bias, UPDATE_ROWS, UPDATE_TERMS)
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     offset = _offsets(x.shape[1], R, S, Hp, Wp, dh, dw, wt.shape[1])
     _correlate(x, wt, bt, offset, y, ph, pw)
@@ -153,8 +147,7 @@ def weight_gradient(dy, x, dw, g):
     """Write dw = dL/dw into dw (stride 1)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
-    groups = max(1, min(g.N, WEIGHT_GRADIENT_GROUPS))
-    partial = np.empty((groups, padded(g.K, DOT_ROWS), padded(T, DOT_COLUMNS)), x.dtype)
+    partial = np.empty((batch_groups(g.N), padded(g.K, DOT_ROWS), padded(T, DOT_COLUMNS)), x.dtype)
     offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, g.W + 2 * pw, dh, dwl, partial.shape[2])
     _weight_gradient(x, dy, offset, partial, ph, pw)
     dw[...] = partial.sum(axis=0)[: g.K, :T].reshape(g.weight_shape)

@@ -23,6 +23,8 @@ there are none and vectorize.
 Callers pad their operands with zeros to whole tiles (row counts to multiples of the
 tile sizes, row lengths to a multiple of :data:`LANES`), so every tile is a full one.
 """
+import numpy as np
+
 from .jit import helper
 
 #: Rows of ``a`` (and of ``out``) that :func:`dot_tile` covers at once.
@@ -41,6 +43,17 @@ LANES = 8
 def padded(count, multiple):
     """count rounded up to a multiple of ``multiple``."""
     return -(-count // multiple) * multiple
+
+
+def tiled(weights, bias, rows, columns):
+    """The weights (K, T) and the bias (K,) padded with zeros to whole tiles: K to a
+    multiple of ``rows``, T to a multiple of ``columns``."""
+    K, T = weights.shape
+    wt = np.zeros((padded(K, rows), padded(T, columns)), weights.dtype)
+    wt[:K, :T] = weights
+    bt = np.zeros(wt.shape[0], weights.dtype)
+    bt[:K] = bias
+    return wt, bt
 
 
 @helper
