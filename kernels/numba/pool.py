@@ -1,155 +1,237 @@
-"""Max and average pooling as direct loops, one (image, channel) plane per task.
+"""Max and average pooling as separable row passes, one (image, channel) plane per task.
 
-The naive kernels pad a copy of the input and reduce each window with NumPy calls.
-These run in compiled code, never pad (the range of outputs a window offset reaches
-inside the input is computed once, :func:`~.windows.valid_outputs`), and give each
-parallel task a whole plane of the output (forward) or of dx (backward), so no two
-threads write one element and overlapping windows add up in a fixed order.
+A window's maximum (or sum) is the maximum (or sum) over its columns of the maxima
+(sums) down each column. So instead of reducing every kh x kw window on its own, as
+the naive kernels do, each output row is made in two passes:
 
-The window passes go *row by row*: for one output row, each (window row, window
-column) offset is one pass over the whole row with a simple inner loop, instead of one
-short loop per window. That loop indexes views that start at its first element with a
-counter from 0, so Numba need not test each index for a negative value (which would
-keep LLVM from vectorizing it), and its selects use ``|`` rather than ``or``: no
-branch per element. Max pooling's backward needs no windows at all: each dy goes
-to the index its forward recorded.
+1. **Down the rows.** The kh input rows that output row i covers are reduced column
+   by column into one row buffer, W wide: a long loop over contiguous memory that
+   LLVM vectorizes.
+2. **Across the columns.** Output j reduces the kw elements of that buffer starting at
+   j * sw: one pass over the output row per window column.
+
+The row buffer carries pw elements of padding on each side (-inf for max, 0 for the
+average, set once per plane), so pass 2 never tests a border. Pass 1 only visits the
+input rows inside x: padding rows add nothing. PyTorch's rule that padding is at most
+half the window guarantees each window holds at least one real element.
+
+Each parallel task owns a whole plane of y (forward) or of dx (backward), so no two
+threads write one element and overlapping windows add up in a fixed order. Loops
+index views that start at 0 with a counter from 0, so Numba need not test indices
+for negative values (which would keep LLVM from vectorizing), and selects use ``|``
+and ``&`` rather than ``or`` and ``and``: no branch per element.
 
 Max pooling follows ``np.max``/``np.argmax`` on the padded window, as the naive
-kernel: padding is -inf, the first maximum in row-major order wins a tie, and a NaN
-wins over every number (the first NaN, if several).
+kernel: a NaN wins over every number (the first NaN, if several) and the first
+maximum in row-major order wins a tie. Row-major order inside a window is the order
+of the flat positions h * W + w, so "first" is "smallest position", which is what
+lets the search for the winner be separable too.
 """
 import numpy as np
 
 from fastconv.buffers import empty
 from fastconv.shapes import pool2d_geometry
 
-from .jit import pool_kernel, prange
-from .windows import valid_outputs
+from .jit import helper, pool_kernel, prange
+
+
+@helper
+def covered_rows(i, kh, sh, ph, H):
+    """The input rows [lo, hi) that the windows of output row i cover (never empty)."""
+    top = i * sh - ph
+    return max(top, 0), min(top + kh, H)
+
+
+@helper
+def covering_outputs(h, kh, sh, ph, OH):
+    """The output rows [lo, hi) whose windows cover input row h: i * sh - ph <= h < i * sh - ph + kh."""
+    lo = max(0, (h + ph - kh) // sh + 1)
+    hi = min(OH, (h + ph) // sh + 1)
+    return lo, max(lo, hi)
+
+
+@helper
+def larger(value, current):
+    """Whether ``value`` replaces ``current`` as a running maximum: it is larger, or
+    it is the first NaN."""
+    return (value > current) | ((value != value) & (current == current))
+
+
+@helper
+def wins(value, at, current, current_at):
+    """Whether element (value, at) beats the best so far: larger, or as large (NaN
+    counts as equal to NaN) and first in row-major order."""
+    same = (value == current) | ((value != value) & (current != current))
+    return larger(value, current) | (same & (at < current_at))
+
+
+@helper
+def keep_larger(best, candidates):
+    """best = the running maximum of best and candidates, element by element."""
+    for j in range(best.size):
+        value = candidates[j]
+        best[j] = value if larger(value, best[j]) else best[j]
+
+
+@helper
+def keep_winners(best, best_at, candidates, candidates_at):
+    """(best, best_at) = the winner of each pair of (value, position), element by element."""
+    for j in range(best.size):
+        value, at = candidates[j], candidates_at[j]
+        take = wins(value, at, best[j], best_at[j])
+        best[j] = value if take else best[j]
+        best_at[j] = at if take else best_at[j]
+
+
+@helper
+def window_column(padded, s, sw, column):
+    """column[j] = padded[j * sw + s]: offset s of every window, made contiguous."""
+    for j in range(column.size):
+        column[j] = padded[j * sw + s]
 
 
 @pool_kernel
 def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
-    """Row by row: every output row starts at -inf (the padding) and takes the running
-    maximum with each input row and column offset of its windows, in a branch-free
-    select that keeps a NaN once it is there (as np.max)."""
-    N, C, H, W = x.shape
-    OH, OW = y.shape[2], y.shape[3]
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        plane, out = x[n, c], y[n, c]
-        out[:, :] = -np.inf
-        for i in range(OH):
-            best = out[i]
-            for r in range(kh):
-                h = i * sh - ph + r
-                if h < 0 or h >= H:
-                    continue
-                row = plane[h]
-                for s in range(kw):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    src, dst = row[j_lo * sw + s - pw :], best[j_lo:]
-                    for t in range(j_hi - j_lo):
-                        value, current = src[t * sw], dst[t]
-                        dst[t] = current if (current >= value) | (current != current) else value
+    """Row maxima down the covered rows, then the maximum of each window's kw columns.
 
-
-@pool_kernel
-def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
-    """Row by row, like the forward, but keeping where each window's maximum is.
-
-    Window offsets are visited in row-major order: the first real element (position
-    -1 means none yet) starts the search and only a strictly greater value (or a first
-    NaN) takes over, so ties go to the first maximum and a window of -inf values answers
-    its first real element, as PyTorch does.
+    Both passes end in the same contiguous running-maximum loop (:func:`keep_larger`):
+    the window columns are first copied out of the strided row buffer, because LLVM
+    turns a select it cannot vectorize into a branch, which random data mispredicts
+    half of the time.
     """
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     for task in prange(N * C):
         n, c = task // C, task % C
-        plane = x[n, c]
+        plane, out = x[n, c], y[n, c]
+        padded = np.full(W + 2 * pw, -np.inf, x.dtype)
+        maxima, column = padded[pw:pw + W], np.empty(OW, x.dtype)
         for i in range(OH):
-            best, where = y[n, c, i], indices[n, c, i]
-            where[:] = -1
-            for r in range(kh):
-                h = i * sh - ph + r
-                if h < 0 or h >= H:
-                    continue
-                row = plane[h]
-                for s in range(kw):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    for j in range(j_lo, j_hi):
-                        w = j * sw + s - pw
-                        value, current = row[w], best[j]
-                        first, nan = where[j] < 0, (value != value) & (current == current)
-                        if first | (value > current) | nan:
-                            best[j], where[j] = value, h * W + w
+            lo, hi = covered_rows(i, kh, sh, ph, H)
+            maxima[:] = plane[lo]
+            for h in range(lo + 1, hi):
+                keep_larger(maxima, plane[h])
+            best = out[i]
+            window_column(padded, 0, sw, best)
+            for s in range(1, kw):
+                window_column(padded, s, sw, column)
+                keep_larger(best, column)
+
+
+@pool_kernel
+def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
+    """As :func:`_max_forward`, carrying each running maximum's flat position h * W + w.
+
+    The padding columns of the row buffer hold position H * W, after every real one,
+    so a real -inf beats the padding's -inf in a tie, as PyTorch answers a window of
+    -inf values with its first real element.
+    """
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        plane, out, where = x[n, c], y[n, c], indices[n, c]
+        padded = np.full(W + 2 * pw, -np.inf, x.dtype)
+        padded_at = np.full(W + 2 * pw, H * W, np.int64)
+        maxima, maxima_at = padded[pw:pw + W], padded_at[pw:pw + W]
+        row_at = np.empty(W, np.int64)
+        column, column_at = np.empty(OW, x.dtype), np.empty(OW, np.int64)
+        for i in range(OH):
+            lo, hi = covered_rows(i, kh, sh, ph, H)
+            maxima[:] = plane[lo]
+            for w in range(W):
+                maxima_at[w] = lo * W + w
+            for h in range(lo + 1, hi):
+                for w in range(W):
+                    row_at[w] = h * W + w
+                keep_winners(maxima, maxima_at, plane[h], row_at)
+            best, best_at = out[i], where[i]
+            window_column(padded, 0, sw, best)
+            window_column(padded_at, 0, sw, best_at)
+            for s in range(1, kw):
+                window_column(padded, s, sw, column)
+                window_column(padded_at, s, sw, column_at)
+                keep_winners(best, best_at, column, column_at)
 
 
 @pool_kernel
 def _max_backward_indices(dy, indices, dx):
-    """dx = 0, then each dy goes to its window's winner, at its index in the task's own plane."""
+    """dx = 0, then each dy goes to its window's winner, at its index in the task's
+    own plane (zeroed right before, while it is in cache)."""
     N, C, H, W = dx.shape
     OH, OW = dy.shape[2], dy.shape[3]
     for task in prange(N * C):
         n, c = task // C, task % C
-        grad = dx[n, c].reshape(H * W)
+        grad, gradient, where = dx[n, c].reshape(H * W), dy[n, c], indices[n, c]
         grad[:] = 0.0
         for i in range(OH):
             for j in range(OW):
-                grad[indices[n, c, i, j]] += dy[n, c, i, j]
+                grad[where[i, j]] += gradient[i, j]
 
 
 @pool_kernel
 def _avg_forward(x, y, kh, kw, sh, sw, ph, pw):
-    """Row by row, like the max: each output row sums its windows' input rows at every
-    column offset (zero padding adds nothing), then divides by the window area."""
+    """Column sums down the covered rows, then each window's kw columns summed and
+    divided by the window area (zero padding counted, as PyTorch)."""
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     area = kh * kw
     for task in prange(N * C):
         n, c = task // C, task % C
         plane, out = x[n, c], y[n, c]
-        out[:, :] = 0.0
+        padded = np.zeros(W + 2 * pw, x.dtype)
+        column = padded[pw:pw + W]
         for i in range(OH):
-            total = out[i]
-            for r in range(kh):
-                h = i * sh - ph + r
-                if h < 0 or h >= H:
-                    continue
+            lo, hi = covered_rows(i, kh, sh, ph, H)
+            column[:] = plane[lo]
+            for h in range(lo + 1, hi):
                 row = plane[h]
-                for s in range(kw):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    src, dst = row[j_lo * sw + s - pw :], total[j_lo:]
-                    for t in range(j_hi - j_lo):
-                        dst[t] += src[t * sw]
+                for w in range(W):
+                    column[w] += row[w]
+            total = out[i]
+            total[:] = padded[:(OW - 1) * sw + 1:sw]
+            for s in range(1, kw):
+                shifted = padded[s:]
+                for j in range(OW):
+                    total[j] += shifted[j * sw]
             for j in range(OW):
                 total[j] /= area
 
 
 @pool_kernel
 def _avg_backward(dy, dx, kh, kw, sh, sw, ph, pw):
-    """The transpose of the forward, row by row: each dy row, divided by the area, is
-    added to every input row and column offset its windows cover (all in the task's
-    own dx plane)."""
+    """The transpose of the forward, with each dx row written once.
+
+    First every dy row, divided by the area, is spread over the kw columns of its
+    windows (pass 2 transposed) into a padded buffer row. Then each dx row is the sum
+    of the buffer rows of the output rows whose windows cover it (pass 1 transposed),
+    or zero where none does (stride larger than the window).
+    """
     N, C, H, W = dx.shape
     OH, OW = dy.shape[2], dy.shape[3]
     area = kh * kw
     for task in prange(N * C):
         n, c = task // C, task % C
-        grad = dx[n, c]
-        grad[:, :] = 0.0
+        gradient, grad = dy[n, c], dx[n, c]
+        spread = np.zeros((OH, W + 2 * pw), dx.dtype)
         for i in range(OH):
-            source = dy[n, c, i]
-            for r in range(kh):
-                h = i * sh - ph + r
-                if h < 0 or h >= H:
-                    continue
-                row = grad[h]
-                for s in range(kw):
-                    j_lo, j_hi = valid_outputs(W, OW, sw, s - pw)
-                    src, dst = source[j_lo:], row[j_lo * sw + s - pw :]
-                    for t in range(j_hi - j_lo):
-                        dst[t * sw] += src[t] / area
+            share, row = gradient[i], spread[i]
+            for s in range(kw):
+                shifted = row[s:]
+                for j in range(OW):
+                    shifted[j * sw] += share[j] / area
+        for h in range(H):
+            lo, hi = covering_outputs(h, kh, sh, ph, OH)
+            row = grad[h]
+            if lo == hi:
+                row[:] = 0.0
+                continue
+            row[:] = spread[lo, pw:pw + W]
+            for i in range(lo + 1, hi):
+                source = spread[i, pw:]
+                for w in range(W):
+                    row[w] += source[w]
+
 
 
 def _pooling(x, kernel, stride, padding):
