@@ -21,7 +21,7 @@ def main(argv=None) -> float:
         total = 0.0
         for index in training.batches(len(digits.x), args.batch_size, rng.permutation(len(digits.x))):
             loss = criterion(model(digits.x[index]), digits.y[index])
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), input_grad=False)
             optimizer.step()
             total += loss * len(index)
         print(f"epoch {epoch}: mean training loss {total / len(digits.x):.4f}")

@@ -149,7 +149,9 @@ def _agrees(result, reference) -> bool:
     references = reference if isinstance(reference, tuple) else (reference,)
     tolerance = dict(rtol=1e-3, atol=1e-4)
     return all(
-        np.allclose(np.asarray(r, dtype=np.float64), ref, equal_nan=True, **tolerance)
+        (r is None and ref is None)
+        or (r is not None and ref is not None
+            and np.allclose(np.asarray(r, dtype=np.float64), ref, equal_nan=True, **tolerance))
         for r, ref in zip(results, references)
     )
 

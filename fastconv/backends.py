@@ -4,7 +4,7 @@ A backend is a module ``fastconv.kernels.<name>`` that implements the contract::
 
     ALGORITHMS: tuple[str, ...]            # conv2d algorithms it holds, e.g. ("direct", "im2col")
     conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None) -> y
-    conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None) -> (dx, dw, db)
+    conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True) -> (dx, dw, db)
     max_pool2d_forward(x, kernel, stride, padding) -> y
     max_pool2d_forward_indices(x, kernel, stride, padding) -> (y, indices)
     max_pool2d_backward_indices(dy, indices, x_shape, kernel, stride, padding) -> dx
@@ -16,7 +16,8 @@ Arguments arrive validated (see :mod:`fastconv.shapes`): C-contiguous NCHW array
 one float dtype, and pairs of ints. ``indices`` are int64, the shape of y: the position
 ``h * W + w`` of each window's maximum in its plane x[n, c], as PyTorch's. Max pooling's
 backward without indices is the two indices functions in a row, composed once in
-:func:`fastconv.functional.max_pool2d_backward`. ``algorithm=None`` lets the backend choose.
+:func:`fastconv.functional.max_pool2d_backward`. ``algorithm=None`` lets the backend choose. With ``input_grad=False``
+the convolution's backward skips dx and returns None in its place.
 
 A backend is named on its own (``"numba"``) or with an algorithm (``"numba:im2col"``).
 ``"auto"``, in the functional API, is the fastest kernel for each op and shape by

@@ -253,7 +253,7 @@ def _step_call(case, peer, seed):
 
     def step():
         loss(model.forward(x), labels)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_grad=False)
         optimizer.step()
 
     return step

@@ -5,7 +5,7 @@ Every function validates its arguments once (:mod:`fastconv.shapes`), picks a ba
 NumPy inputs C-contiguous and calls the backend's kernel::
 
     y = conv2d(x, w, b=None, stride=1, padding=0, dilation=1, backend=None)
-    dx, dw, db = conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, backend=None)
+    dx, dw, db = conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, input_grad=True, backend=None)
     y = max_pool2d(x, kernel_size, stride=None, padding=0, backend=None)
     y, indices = max_pool2d(x, kernel_size, stride=None, padding=0, return_indices=True, backend=None)
     dx = max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, indices=None, backend=None)
@@ -66,8 +66,13 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, *, backend=None):
     return _run("conv2d", backend, (x, w, b), (g.stride, g.padding, g.dilation), call)
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, backend=None):
-    """Gradients (dx, dw, db) of conv2d given dy = dL/dy; db is always returned."""
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, input_grad=True, backend=None):
+    """Gradients (dx, dw, db) of conv2d given dy = dL/dy; db is always returned.
+
+    ``input_grad=False`` skips dx, which comes back as None: no one needs the gradient
+    of a network's input images, and computing it costs about as much as dw (PyTorch's
+    autograd skips it too, for inputs that do not require grad).
+    """
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     check_dy(dy, g.output_shape, "conv2d")
     check_same_dtype(dy=dy, x=x, w=w)
@@ -76,9 +81,10 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, backend=None):
     def call(spec, images=ALL):
         module, algorithm = resolve(spec)
         return module.conv2d_backward(dy[images], x[images], w, g.stride, g.padding, g.dilation,
-                                      algorithm=algorithm)
+                                      algorithm=algorithm, input_grad=input_grad)
 
-    return _run("conv2d_backward", backend, (dy, x, w), (g.stride, g.padding, g.dilation), call)
+    op = "conv2d_backward" if input_grad else "conv2d_backward_weights"
+    return _run(op, backend, (dy, x, w), (g.stride, g.padding, g.dilation), call)
 
 
 def _pool(op, x, kernel_size, stride, padding, backend):

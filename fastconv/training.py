@@ -82,7 +82,7 @@ def fit(model, x, y, *, epochs=1, batch_size=32, optimizer=None, loss=None, sche
                 xb = augment(xb, rng)
             outputs = model.forward(place(xb))
             batch_loss = loss(outputs, yb)
-            model.backward(loss.backward())
+            model.backward(loss.backward(), input_grad=False)
             optimizer.step()
             total_loss += batch_loss * len(index)
             total_correct += accuracy(devices.to_host(outputs), yb) * len(index)

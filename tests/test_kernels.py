@@ -70,6 +70,29 @@ def test_conv2d_matches_naive(kernel, dtype, chunk):
             assert_close(got, expected, dtype, f"{name}, {what}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_conv2d_backward_without_input_grad_gives_the_same_dw_and_db(kernel, dtype):
+    """input_grad=False (a network's first layer) skips dx and changes nothing else."""
+    for seed in range(case_count(kernel, CASES) // CHUNKS):
+        p = conv_problem(seed, dtype)
+        what = f"{kernel.spec} case {seed}: x {p['x'].shape} w {p['w'].shape} {p['args']}"
+        with poisoned():
+            dx, dw, db = F.conv2d_backward(p["dy"], p["x"], p["w"], **p["args"], input_grad=False,
+                                           backend=kernel.spec)
+        assert dx is None, what
+        assert_close(dw, p["grads"][1], dtype, f"dw, {what}")
+        assert_close(db, p["grads"][2], dtype, f"db, {what}")
+
+
+def test_naive_conv2d_backward_without_input_grad_skips_only_dx():
+    p = conv_problem(0, np.float64)
+    exact = F.conv2d_backward(p["dy"], p["x"], p["w"], **p["args"], backend="naive")
+    dx, dw, db = F.conv2d_backward(p["dy"], p["x"], p["w"], **p["args"], input_grad=False, backend="naive")
+    assert dx is None
+    np.testing.assert_array_equal(dw, exact[1])
+    np.testing.assert_array_equal(db, exact[2])
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("chunk", range(CHUNKS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import fastconv.functional as F
 from fastconv import nn, optim
 from fastconv.gradcheck import TOLERANCE, numerical_gradient, relative_error
 from fastconv.losses import CrossEntropyLoss, MSELoss
@@ -177,3 +178,33 @@ def test_relu_keeps_nan_and_gives_non_finite_gradients_only_where_they_pass():
     np.testing.assert_array_equal(relu.backward(finite), [0, 0, 7, 0, 9, 0])
     special = np.array([np.inf, np.nan, np.nan, -np.inf, np.inf, np.nan], np.float32)
     np.testing.assert_array_equal(relu.backward(special), [0, 0, np.nan, 0, np.inf, 0])
+
+
+@pytest.mark.parametrize("first", ["conv", "pool", "nested"])
+def test_training_backward_skips_only_the_first_input_gradient(first, monkeypatch):
+    """backward(input_grad=False) returns None, never asks the first conv for dx, and
+    fills every parameter gradient exactly as the full backward does."""
+    def model():
+        rng = np.random.default_rng(3)
+        body = [nn.Conv2d(2, 3, 3, padding=1, rng=rng, dtype=np.float64), nn.ReLU(),
+                nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 4, rng=rng, dtype=np.float64)]
+        if first == "pool":
+            return nn.Sequential(nn.AvgPool2d(1), *body)
+        if first == "nested":
+            return nn.Sequential(nn.Sequential(body[0], body[1]), *body[2:])
+        return nn.Sequential(*body)
+
+    rng = np.random.default_rng(4)
+    x, dout = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((2, 4))
+    full, training = model(), model()
+    full.forward(x)
+    assert full.backward(dout).shape == x.shape
+
+    asked = []
+    conv2d_backward = F.conv2d_backward
+    monkeypatch.setattr(F, "conv2d_backward", lambda *a, **k: asked.append(k["input_grad"]) or conv2d_backward(*a, **k))
+    training.forward(x)
+    assert training.backward(dout, input_grad=False) is None
+    assert asked == [first == "pool"]
+    for (name, expected), (_, actual) in zip(full.named_parameters(), training.named_parameters()):
+        np.testing.assert_array_equal(actual.grad, expected.grad, err_msg=name)

@@ -35,9 +35,14 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight.data, b, self.stride, self.padding, self.dilation, backend=self.backend)
 
     def backward(self, dout):
-        dx, dw, db = F.conv2d_backward(
-            dout, self._x, self.weight.data, self.stride, self.padding, self.dilation, backend=self.backend
-        )
+        return self._backward(dout, input_grad=True)
+
+    def backward_parameters(self, dout):
+        self._backward(dout, input_grad=False)
+
+    def _backward(self, dout, input_grad):
+        dx, dw, db = F.conv2d_backward(dout, self._x, self.weight.data, self.stride, self.padding,
+                                       self.dilation, input_grad=input_grad, backend=self.backend)
         self.weight.grad = dw
         if self.bias is not None:
             self.bias.grad = db

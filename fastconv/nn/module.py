@@ -50,6 +50,14 @@ class Module:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backward_parameters(self, dout: np.ndarray) -> None:
+        """The parameters' gradients alone, for a first layer whose input needs none.
+
+        By default the whole backward with its dx dropped; layers whose dx costs time
+        (:class:`~fastconv.nn.Conv2d`) skip computing it.
+        """
+        self.backward(dout)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 

@@ -38,10 +38,24 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, *, input_grad=True):
+        """dL/dx from dL/dy, filling every parameter's gradient on the way.
+
+        With ``input_grad=False`` (what training does) the first layer skips dL/dx,
+        which no one needs for the input images, and None is returned.
+        """
+        if not self.layers:
+            return dout
+        first, *rest = self.layers
+        for layer in reversed(rest):
             dout = layer.backward(dout)
-        return dout
+        if input_grad:
+            return first.backward(dout)
+        first.backward_parameters(dout)
+        return None
+
+    def backward_parameters(self, dout):
+        self.backward(dout, input_grad=False)
 
     def __getitem__(self, index):
         return self.layers[index]

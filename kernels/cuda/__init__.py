@@ -62,11 +62,11 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
     return deliver(host, y)
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True):
     host = wants_host(dy, x, w)
     grads = conv_backward.conv2d_backward(
         to_device(dy), to_device(x), to_device(w), stride, padding, dilation,
-        algorithm or DEFAULT_ALGORITHM,
+        algorithm or DEFAULT_ALGORITHM, input_grad,
     )
     return deliver(host, *grads)
 

@@ -149,24 +149,28 @@ def bias_grad(dy):
     return db
 
 
-def direct(dy, x, w, stride, padding, dilation):
-    """Gather kernel for dx, reduction kernels for dw and db."""
+def direct(dy, x, w, stride, padding, dilation, input_grad):
+    """Gather kernel for dx (if input_grad), reduction kernels for dw and db."""
     N, K, OH, OW = dy.shape
-    dx = empty(x.shape, x.dtype)
-    launch(_dx_kernel(x.dtype), *grid_1d(dx.size), dy, w, dx, *stride, *padding, *dilation)
+    dx = None
+    if input_grad:
+        dx = empty(x.shape, x.dtype)
+        launch(_dx_kernel(x.dtype), *grid_1d(dx.size), dy, w, dx, *stride, *padding, *dilation)
     dw = empty(w.shape, w.dtype)
     launch(_dw_kernel(x.dtype), *launch_shape(w.size, N * OH * OW), dy, x, dw, *stride, *padding, *dilation)
     return dx, dw, bias_grad(dy)
 
 
-def im2col_gemm(dy, x, w, stride, padding, dilation):
-    """Two GEMMs on the folded dy (K, N*OH*OW) and the columns of x, then col2im."""
+def im2col_gemm(dy, x, w, stride, padding, dilation, input_grad):
+    """Two GEMMs on the folded dy (K, N*OH*OW) and the columns of x, then col2im (if input_grad)."""
     N, K, OH, OW = dy.shape
     cols, _ = im2col(x, w.shape[2:], stride, padding, dilation)
     w_matrix = w.reshape(1, K, w.size // K)
     dy_matrix = dy.reshape(N, K, OH * OW)
     dw = empty(w.shape, w.dtype)
     gemm.matmul(dy_matrix, False, cols, True, dw.reshape(1, K, w.size // K))
+    if not input_grad:
+        return None, dw, bias_grad(dy)
     dcols = empty(cols.shape, cols.dtype)
     gemm.matmul(w_matrix, True, dy_matrix, False, dcols)
     dx = col2im(dcols, x.shape, w.shape[2:], (OH, OW), stride, padding, dilation)
@@ -176,6 +180,6 @@ def im2col_gemm(dy, x, w, stride, padding, dilation):
 ALGORITHMS = {"v1_direct": direct, "v2_tiled": direct, "v3_im2col": im2col_gemm}
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm):
-    """Run one version's backward on device arrays: (dx, dw, db)."""
-    return ALGORITHMS[algorithm](dy, x, w, stride, padding, dilation)
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm, input_grad=True):
+    """Run one version's backward on device arrays: (dx, dw, db), dx None without input_grad."""
+    return ALGORITHMS[algorithm](dy, x, w, stride, padding, dilation, input_grad)

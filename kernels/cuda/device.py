@@ -38,7 +38,7 @@ def wants_host(*arrays) -> bool:
 def deliver(host: bool, *outputs):
     """Copy results to the host if the caller works there; one array comes back bare."""
     if host:
-        outputs = tuple(o.copy_to_host() for o in outputs)
+        outputs = tuple(None if o is None else o.copy_to_host() for o in outputs)
     return outputs[0] if len(outputs) == 1 else outputs
 
 

@@ -44,12 +44,14 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
     return y
 
 
-def pointwise_backward(dy, x, w, g):
+def pointwise_backward(dy, x, w, g, input_grad):
     """The gradients of a pointwise convolution, read straight from x and dy (no copies)."""
     pixels = g.H * g.W
     x3, dy3 = x.reshape(g.N, g.C, pixels), dy.reshape(g.N, g.K, pixels)
-    dx = empty(x.shape, x.dtype)
-    np.matmul(w.reshape(g.K, g.C).T, dy3, out=dx.reshape(g.N, g.C, pixels))
+    dx = None
+    if input_grad:
+        dx = empty(x.shape, x.dtype)
+        np.matmul(w.reshape(g.K, g.C).T, dy3, out=dx.reshape(g.N, g.C, pixels))
     dw = empty(w.shape, w.dtype)
     np.sum(np.matmul(dy3, x3.transpose(0, 2, 1)), axis=0, out=dw.reshape(g.K, g.C))
     db = empty((g.K,), dy.dtype)
@@ -57,10 +59,10 @@ def pointwise_backward(dy, x, w, g):
     return dx, dw, db
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True):
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     if is_pointwise(g):
-        return pointwise_backward(dy, x, w, g)
+        return pointwise_backward(dy, x, w, g, input_grad)
     rows, pixels, flat = g.C * g.R * g.S, g.OH * g.OW, g.N * g.OH * g.OW
     w2 = w.reshape(g.K, rows)
     cols = scratch("cols", (rows, g.N, pixels), x.dtype)
@@ -72,6 +74,8 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
     np.matmul(dy2.reshape(g.K, flat), cols.reshape(rows, flat).T, out=dw.reshape(g.K, rows))
     db = empty((g.K,), dy.dtype)
     np.sum(dy2, axis=(1, 2), out=db)
+    if not input_grad:
+        return None, dw, db
 
     dcols = cols  # the columns of x are no longer needed: reuse their memory
     np.matmul(w2.T, dy2.reshape(g.K, flat), out=dcols.reshape(rows, flat))

@@ -29,7 +29,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
     return y
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True):
     """Gradients of the loss with respect to x, w and b, given dy = dL/dy.
 
     Each output pixel y[n, k, i, j] was made from one window of x_pad and the filter
@@ -39,7 +39,7 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
         dx_pad[n, :, window(i, j)] += dy[n, k, i, j] * w[k]
         db[k]                       = sum_{n, i, j} dy[n, k, i, j]
 
-    and dx is dx_pad without its padding.
+    and dx is dx_pad without its padding. With ``input_grad=False`` dx is skipped (None).
     """
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     x_pad = pad(x, g.padding)
@@ -51,6 +51,7 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
                 for j in range(g.OW):
                     rows, cols = window(i, j, (g.R, g.S), g.stride, g.dilation)
                     dw[k] += dy[n, k, i, j] * x_pad[n, :, rows, cols]
-                    dx_pad[n, :, rows, cols] += dy[n, k, i, j] * w[k]
+                    if input_grad:
+                        dx_pad[n, :, rows, cols] += dy[n, k, i, j] * w[k]
     db = dy.sum(axis=(0, 2, 3))
-    return unpad(dx_pad, g.padding), dw, db
+    return unpad(dx_pad, g.padding) if input_grad else None, dw, db

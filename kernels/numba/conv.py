@@ -49,19 +49,20 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
     return y
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
-    """(dx, dw, db) of conv2d given dy = dL/dy."""
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True):
+    """(dx, dw, db) of conv2d given dy = dL/dy; dx is None without ``input_grad``."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     algorithm = algorithm or choose_algorithm(g)
     if algorithm == "direct" and not np.isfinite(w).all():
         # The direct dx also multiplies the zeros around dy's pixels by the weights: exact
         # for finite weights only (0 * inf is NaN). im2col sums the naive terms alone.
         algorithm = "im2col"
-    dx = empty(g.input_shape, x.dtype)
+    dx = empty(g.input_shape, x.dtype) if input_grad else None
     dw = empty(g.weight_shape, x.dtype)
     db = empty((g.K,), x.dtype)
     if algorithm == "direct":
-        direct.input_gradient(dy, w, dx, g)
+        if input_grad:
+            direct.input_gradient(dy, w, dx, g)
         direct.weight_gradient(dy, x, dw, g)
     else:
         im2col.backward(dy, x, w, dx, dw, g)

@@ -136,13 +136,14 @@ def forward(x, w, b, y, g):
 
 
 def backward(dy, x, w, dx, dw, g):
-    """Write dL/dx into dx and dL/dw into dw."""
+    """Write dL/dw into dw and, unless dx is None, dL/dx into dx."""
     w2d_t = w.reshape(g.K, g.C * g.R * g.S).T
     dw2d = dw.reshape(g.K, g.C * g.R * g.S)
     dy3 = dy.reshape(g.N, g.K, g.OH * g.OW)
     if _is_pointwise(g):
         x3 = x.reshape(g.N, g.C, g.H * g.W)
-        np.matmul(w2d_t, dy3, out=dx.reshape(x3.shape))
+        if dx is not None:
+            np.matmul(w2d_t, dy3, out=dx.reshape(x3.shape))
         np.sum(dy3 @ x3.transpose(0, 2, 1), axis=0, out=dw2d)
         return
     dw2d[:] = 0.0
@@ -153,4 +154,5 @@ def backward(dy, x, w, dx, dw, g):
         _im2col(x[chunk], col, *_geometry_args(g))
         _columns_from_images(dy3[chunk], dy2d)
         dw2d += dy2d @ col.T
-        _col2im(w2d_t @ dy2d, dx[chunk], *_geometry_args(g))
+        if dx is not None:
+            _col2im(w2d_t @ dy2d, dx[chunk], *_geometry_args(g))

@@ -35,6 +35,23 @@ from fastconv.shapes import pool2d_geometry
 from .jit import helper, pool_kernel, prange
 
 
+#: The planes of a batch are shared out in at most this many parallel tasks, so each
+#: task allocates its scratch rows once for many planes (an allocation per plane cost
+#: more than pooling a 10 x 10 plane).
+TASKS = 64
+
+
+@helper
+def task_count(planes):
+    return min(planes, TASKS)
+
+
+@helper
+def planes_of(task, tasks, planes):
+    """The planes [first, last) that task ``task`` of ``tasks`` pools."""
+    return task * planes // tasks, (task + 1) * planes // tasks
+
+
 @helper
 def covered_rows(i, kh, sh, ph, H):
     """The input rows [lo, hi) that the windows of output row i cover (never empty)."""
@@ -101,21 +118,23 @@ def _max_forward(x, y, kh, kw, sh, sw, ph, pw):
     """
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        plane, out = x[n, c], y[n, c]
+    tasks = task_count(N * C)
+    for task in prange(tasks):
         padded = np.full(W + 2 * pw, -np.inf, x.dtype)
         maxima, column = padded[pw:pw + W], np.empty(OW, x.dtype)
-        for i in range(OH):
-            lo, hi = covered_rows(i, kh, sh, ph, H)
-            maxima[:] = plane[lo]
-            for h in range(lo + 1, hi):
-                keep_larger(maxima, plane[h])
-            best = out[i]
-            window_column(padded, 0, sw, best)
-            for s in range(1, kw):
-                window_column(padded, s, sw, column)
-                keep_larger(best, column)
+        first, last = planes_of(task, tasks, N * C)
+        for p in range(first, last):
+            plane, out = x[p // C, p % C], y[p // C, p % C]
+            for i in range(OH):
+                lo, hi = covered_rows(i, kh, sh, ph, H)
+                maxima[:] = plane[lo]
+                for h in range(lo + 1, hi):
+                    keep_larger(maxima, plane[h])
+                best = out[i]
+                window_column(padded, 0, sw, best)
+                for s in range(1, kw):
+                    window_column(padded, s, sw, column)
+                    keep_larger(best, column)
 
 
 @pool_kernel
@@ -128,30 +147,32 @@ def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
     """
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        plane, out, where = x[n, c], y[n, c], indices[n, c]
+    tasks = task_count(N * C)
+    for task in prange(tasks):
         padded = np.full(W + 2 * pw, -np.inf, x.dtype)
         padded_at = np.full(W + 2 * pw, H * W, np.int64)
         maxima, maxima_at = padded[pw:pw + W], padded_at[pw:pw + W]
         row_at = np.empty(W, np.int64)
         column, column_at = np.empty(OW, x.dtype), np.empty(OW, np.int64)
-        for i in range(OH):
-            lo, hi = covered_rows(i, kh, sh, ph, H)
-            maxima[:] = plane[lo]
-            for w in range(W):
-                maxima_at[w] = lo * W + w
-            for h in range(lo + 1, hi):
+        first, last = planes_of(task, tasks, N * C)
+        for p in range(first, last):
+            plane, out, where = x[p // C, p % C], y[p // C, p % C], indices[p // C, p % C]
+            for i in range(OH):
+                lo, hi = covered_rows(i, kh, sh, ph, H)
+                maxima[:] = plane[lo]
                 for w in range(W):
-                    row_at[w] = h * W + w
-                keep_winners(maxima, maxima_at, plane[h], row_at)
-            best, best_at = out[i], where[i]
-            window_column(padded, 0, sw, best)
-            window_column(padded_at, 0, sw, best_at)
-            for s in range(1, kw):
-                window_column(padded, s, sw, column)
-                window_column(padded_at, s, sw, column_at)
-                keep_winners(best, best_at, column, column_at)
+                    maxima_at[w] = lo * W + w
+                for h in range(lo + 1, hi):
+                    for w in range(W):
+                        row_at[w] = h * W + w
+                    keep_winners(maxima, maxima_at, plane[h], row_at)
+                best, best_at = out[i], where[i]
+                window_column(padded, 0, sw, best)
+                window_column(padded_at, 0, sw, best_at)
+                for s in range(1, kw):
+                    window_column(padded, s, sw, column)
+                    window_column(padded_at, s, sw, column_at)
+                    keep_winners(best, best_at, column, column_at)
 
 
 @pool_kernel
@@ -160,9 +181,8 @@ def _max_backward_indices(dy, indices, dx):
     own plane (zeroed right before, while it is in cache)."""
     N, C, H, W = dx.shape
     OH, OW = dy.shape[2], dy.shape[3]
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        grad, gradient, where = dx[n, c].reshape(H * W), dy[n, c], indices[n, c]
+    for p in prange(N * C):
+        grad, gradient, where = dx[p // C, p % C].reshape(H * W), dy[p // C, p % C], indices[p // C, p % C]
         grad[:] = 0.0
         for i in range(OH):
             for j in range(OW):
@@ -176,26 +196,28 @@ def _avg_forward(x, y, kh, kw, sh, sw, ph, pw):
     N, C, H, W = x.shape
     OH, OW = y.shape[2], y.shape[3]
     area = kh * kw
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        plane, out = x[n, c], y[n, c]
+    tasks = task_count(N * C)
+    for task in prange(tasks):
         padded = np.zeros(W + 2 * pw, x.dtype)
-        column = padded[pw:pw + W]
-        for i in range(OH):
-            lo, hi = covered_rows(i, kh, sh, ph, H)
-            column[:] = plane[lo]
-            for h in range(lo + 1, hi):
-                row = plane[h]
-                for w in range(W):
-                    column[w] += row[w]
-            total = out[i]
-            total[:] = padded[:(OW - 1) * sw + 1:sw]
-            for s in range(1, kw):
-                shifted = padded[s:]
+        sums = padded[pw:pw + W]
+        first, last = planes_of(task, tasks, N * C)
+        for p in range(first, last):
+            plane, out = x[p // C, p % C], y[p // C, p % C]
+            for i in range(OH):
+                lo, hi = covered_rows(i, kh, sh, ph, H)
+                sums[:] = plane[lo]
+                for h in range(lo + 1, hi):
+                    row = plane[h]
+                    for w in range(W):
+                        sums[w] += row[w]
+                total = out[i]
+                window_column(padded, 0, sw, total)
+                for s in range(1, kw):
+                    shifted = padded[s:]
+                    for j in range(OW):
+                        total[j] += shifted[j * sw]
                 for j in range(OW):
-                    total[j] += shifted[j * sw]
-            for j in range(OW):
-                total[j] /= area
+                    total[j] /= area
 
 
 @pool_kernel
@@ -210,28 +232,30 @@ def _avg_backward(dy, dx, kh, kw, sh, sw, ph, pw):
     N, C, H, W = dx.shape
     OH, OW = dy.shape[2], dy.shape[3]
     area = kh * kw
-    for task in prange(N * C):
-        n, c = task // C, task % C
-        gradient, grad = dy[n, c], dx[n, c]
-        spread = np.zeros((OH, W + 2 * pw), dx.dtype)
-        for i in range(OH):
-            share, row = gradient[i], spread[i]
-            for s in range(kw):
-                shifted = row[s:]
-                for j in range(OW):
-                    shifted[j * sw] += share[j] / area
-        for h in range(H):
-            lo, hi = covering_outputs(h, kh, sh, ph, OH)
-            row = grad[h]
-            if lo == hi:
-                row[:] = 0.0
-                continue
-            row[:] = spread[lo, pw:pw + W]
-            for i in range(lo + 1, hi):
-                source = spread[i, pw:]
-                for w in range(W):
-                    row[w] += source[w]
-
+    tasks = task_count(N * C)
+    for task in prange(tasks):
+        spread = np.empty((OH, W + 2 * pw), dx.dtype)
+        first, last = planes_of(task, tasks, N * C)
+        for p in range(first, last):
+            gradient, grad = dy[p // C, p % C], dx[p // C, p % C]
+            spread[:] = 0.0
+            for i in range(OH):
+                share, row = gradient[i], spread[i]
+                for s in range(kw):
+                    shifted = row[s:]
+                    for j in range(OW):
+                        shifted[j * sw] += share[j] / area
+            for h in range(H):
+                lo, hi = covering_outputs(h, kh, sh, ph, OH)
+                row = grad[h]
+                if lo == hi:
+                    row[:] = 0.0
+                    continue
+                row[:] = spread[lo, pw:pw + W]
+                for i in range(lo + 1, hi):
+                    source = spread[i, pw:]
+                    for w in range(W):
+                        row[w] += source[w]
 
 
 def _pooling(x, kernel, stride, padding):

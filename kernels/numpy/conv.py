@@ -55,18 +55,19 @@ def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):
     return y
 
 
-def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None):
-    """Per batch chunk: dw += dy @ cols.T and dx = col2im(w.T @ dy); db is a sum."""
+def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_grad=True):
+    """Per batch chunk: dw += dy @ cols.T and dx = col2im(w.T @ dy) (if input_grad); db is a sum."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     w_matrix = w.reshape(g.K, -1)
-    dx = empty(g.input_shape, x.dtype)
+    dx = empty(g.input_shape, x.dtype) if input_grad else None
     dw = empty(g.weight_shape, w.dtype)
     dw[...] = 0
     for start, stop in batch_chunks(g, x.itemsize):
         chunk = g._replace(N=stop - start)
         dy_matrix = _to_matrix(dy[start:stop], chunk)
         dw += (dy_matrix @ im2col(x[start:stop], chunk).T).reshape(g.weight_shape)
-        dx[start:stop] = col2im(w_matrix.T @ dy_matrix, chunk)
+        if input_grad:
+            dx[start:stop] = col2im(w_matrix.T @ dy_matrix, chunk)
     db = empty((g.K,), dy.dtype)
     db[...] = dy.sum(axis=(0, 2, 3))
     return dx, dw, db
