@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif("numba" not in available_backends(), reason="num
 
 numba = pytest.importorskip("numba")
 NUMBA_BACKEND = pytest.importorskip("fastconv.kernels.numba")
+simd = pytest.importorskip("fastconv.kernels.numba.simd")
 
 # Small configurations that touch every border case: padding on all sides, stride
 # and dilation > 1, non-square kernels and images, a 1x1 kernel (the copy-free
@@ -66,6 +67,36 @@ def run_everything(dtype):
     return outputs
 
 
+def vector_sum(row, count):
+    """1 + 2 * (the sum of the first ``count`` SIMD vectors of row), lane by lane."""
+    lanes = simd.lanes_of(row)
+    total = simd.splat(row, 1.0)
+    for i in range(count):
+        total = simd.fma(simd.load(row, i * lanes), simd.splat(row, 2.0), total)
+    out = np.empty(lanes, row.dtype)
+    simd.store(out, 0, total)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_vectors_compute_what_their_numpy_versions_do(dtype):
+    """load, store, splat and fma compiled (LLVM vectors) and interpreted (NumPy arrays,
+    what NUMBA_DISABLE_JIT runs) agree, from unaligned offsets too."""
+    rng = np.random.default_rng(5)
+    lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
+    row = rng.standard_normal(3 * lanes + 1).astype(dtype)
+    expected = 2 * (row[:lanes] + row[lanes:2 * lanes] + row[2 * lanes:3 * lanes]) + 1
+    compiled = numba.njit(vector_sum)
+    np.testing.assert_allclose(compiled(row, 3), expected, rtol=1e-6)
+    np.testing.assert_allclose(vector_sum(row, 3), expected, rtol=1e-6)
+    np.testing.assert_allclose(compiled(row[1:], 1), 2 * row[1:lanes + 1] + 1, rtol=1e-6)
+
+
+def test_simd_rows_must_be_contiguous_float_vectors():
+    with pytest.raises(numba.core.errors.TypingError, match="1-D contiguous float"):
+        numba.njit(lambda row: simd.load(row, 0))(np.zeros((4, 8)))
+
+
 def test_no_kernel_indexes_out_of_bounds():
     """Bounds checking is a compile-time switch, so the kernels are compiled in a child
     process, into a cache directory of their own (a cached kernel compiled without the
@@ -75,9 +106,14 @@ def test_no_kernel_indexes_out_of_bounds():
         """
         import numba
         import numpy as np
-        from test_numba import run_everything
+        from test_numba import run_everything, vector_sum
         assert numba.config.BOUNDSCHECK
         run_everything(np.float64)
+        try:  # the SIMD loads check their bounds too
+            numba.njit(vector_sum)(np.zeros(9), 3)  # 3 vectors of 4 float64: 12 > 9
+            raise SystemExit("a SIMD load past the end of its row went unchecked")
+        except IndexError:
+            pass
         print("in bounds")
         """
     )

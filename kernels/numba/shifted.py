@@ -1,11 +1,12 @@
-"""conv2d with few taps (LeNet's first layer): one tap at a time, over whole planes.
+"""conv2d with stride 1: the taps' shifted copies of whole planes, in SIMD register tiles.
 
 The textbook reordering of the naive sums takes one tap (c, r, s) at a time and adds
 ``w[k, c, r, s]`` times the input, shifted by (r, s), to the whole output plane of
-filter k. The direct kernels of :mod:`.direct` instead compute dot products of length
-T = C*R*S, one per output pixel; with few taps (T = 25 for a 5x5 kernel on one
-channel) those are too short: adding up their SIMD lanes at the end and copying the
-windows cost as much as the arithmetic. These kernels copy no windows at all:
+filter k. The strided kernels of :mod:`.direct` instead compute dot products of length
+T = C*R*S, one per output pixel, on copies of the windows: each dot product ends by
+adding up its SIMD lanes, which costs as much as the arithmetic when T is short
+(T = 25 for LeNet's first layer, 150 for its second). These kernels copy no windows
+and add up no lanes:
 
 * **Flattened planes.** A task copies its image into ``image``, each channel's plane
   padded and flattened: row h of plane c starts at ``c*Hp*Wp + h*Wp``. Output pixel
@@ -14,11 +15,14 @@ windows cost as much as the arithmetic. These kernels copy no windows at all:
   ``image[offset[t] + p]`` with ``offset[t] = c*Hp*Wp + r*dh*Wp + s*dw``: for every
   tap, the whole output plane is one contiguous run of the image, read without a copy.
 * **Forward: register tiles along the planes.**
-  ``acc[k, p] += sum over t of w[k, t] * image[offset[t] + p]`` is computed 2 filters
-  x 4 taps at a time by :func:`~.tiles.update_tile`: each element of ``acc`` is loaded
-  and stored once per 8 multiply-adds, along a long, contiguous loop that LLVM
-  vectorizes, with nothing to add up at the end. The planes go :data:`BAND` positions
-  at a time, so the band of ``acc`` stays in L1 while all taps pass over it.
+  ``acc[k, p] = b[k] + sum over t of w[k, t] * image[offset[t] + p]`` is computed for
+  4 filters x 2 SIMD vectors of positions at a time (:func:`register_tile`, with the
+  vectors of :mod:`.simd`): 8 running sums stay in registers over all T taps, and each
+  tap costs 2 vector loads and 4 broadcast weights for 8 fused multiply-adds, as in a
+  BLAS micro-kernel. LLVM would not build this from plain loops (it vectorizes one
+  loop at a time and never keeps sums in registers across an outer loop). The planes
+  go :data:`BAND` positions at a time, filter tile by filter tile, so that the image
+  band and the weights of a tile stay in cache.
 * **dw: long dot products.** ``dw[k, t] = sum over n, p of dy_wide[n, k, p] *
   image_n[offset[t] + p]``, where dy_wide is dy laid out on the wide rows (zeros on
   the unused columns): K*T dot products as long as a whole plane, 4 x 2 at a time
@@ -29,7 +33,8 @@ windows cost as much as the arithmetic. These kernels copy no windows at all:
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
 Stride 1 only (with a stride, the taps' runs are no longer contiguous). The price is
-the unused columns of the wide rows: (S - 1)*dw of every Wp (4 of 32 for lenet_c1).
+the unused columns of the wide rows: (S - 1)*dw of every Wp (4 of 32 for lenet_c1, 4
+of 14 for lenet_c2), and filters and positions rounded up to whole tiles.
 The zeros of the padding enter the sums as in the naive kernel; taps added to fill a
 tile read zeros past the planes, with weight 0.
 """
@@ -37,12 +42,14 @@ import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
-from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, dot_tile, padded,
-                    tiled, update_tile)
+from .simd import fma, lanes_of, load, splat, store
+from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, dot_tile, padded, tiled
 from .windows import valid_outputs
 
-#: Positions of the wide output planes that one pass of all taps covers.
-BAND = 512
+#: Positions of the wide output planes that one pass of all filters covers.
+BAND = 1024
+#: Filters and vectors of positions in one :func:`register_tile`.
+TILE_FILTERS, TILE_VECTORS = 4, 2
 
 
 @helper
@@ -58,28 +65,55 @@ def flatten_planes(x, n, image, Hp, Wp, ph, pw):
             copy(w_hi - w_lo, x[n, c, h, w_lo:], 1, image[(c * Hp + h + ph) * Wp + w_lo + pw :])
 
 
+@helper
+def register_tile(image, offset, wt, b, k, p, acc):
+    """acc[k:k+4, p:p+2*lanes] = b[k:k+4] + sum over taps t of wt[k:k+4, t] times the
+    two vectors of image that start at offset[t] + p: 8 running sums in registers."""
+    L = lanes_of(image)
+    w0, w1, w2, w3 = wt[k], wt[k + 1], wt[k + 2], wt[k + 3]
+    s00 = s01 = splat(image, b[k])
+    s10 = s11 = splat(image, b[k + 1])
+    s20 = s21 = splat(image, b[k + 2])
+    s30 = s31 = splat(image, b[k + 3])
+    for t in range(offset.size):
+        first = load(image, offset[t] + p)
+        second = load(image, offset[t] + p + L)
+        v = splat(image, w0[t])
+        s00, s01 = fma(first, v, s00), fma(second, v, s01)
+        v = splat(image, w1[t])
+        s10, s11 = fma(first, v, s10), fma(second, v, s11)
+        v = splat(image, w2[t])
+        s20, s21 = fma(first, v, s20), fma(second, v, s21)
+        v = splat(image, w3[t])
+        s30, s31 = fma(first, v, s30), fma(second, v, s31)
+    store(acc[k], p, s00)
+    store(acc[k], p + L, s01)
+    store(acc[k + 1], p, s10)
+    store(acc[k + 1], p + L, s11)
+    store(acc[k + 2], p, s20)
+    store(acc[k + 2], p + L, s21)
+    store(acc[k + 3], p, s30)
+    store(acc[k + 3], p + L, s31)
+
+
 @conv_kernel
 def _correlate(x, wt, b, offset, y, ph, pw):
     """y[n, k, i, j] = b[k] + sum_t wt[k, t] * image_n[offset[t] + i*Wp + j], image_n the
-    planes of x[n] padded by (ph, pw) (wt, b and offset padded to whole tiles)."""
+    planes of x[n] padded by (ph, pw) (wt and b padded to whole tiles)."""
     N, C = x.shape[0], x.shape[1]
     K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
-    positions = padded(OH * Wp, LANES)
+    block = TILE_VECTORS * lanes_of(x)
+    positions = padded(OH * Wp, block)
     image_size = max(offset.max() + positions, C * Hp * Wp)
     for n in prange(N):
         image = np.empty(image_size, x.dtype)
         flatten_planes(x, n, image, Hp, Wp, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
-        for k in range(wt.shape[0]):
-            acc[k, :] = b[k]
         for start in range(0, positions, BAND):
-            band = acc[:, start : min(start + BAND, positions)]
-            for k in range(0, wt.shape[0], UPDATE_ROWS):
-                for t in range(0, wt.shape[1], UPDATE_TERMS):
-                    update_tile(band, wt, k, t, image[offset[t] + start :],
-                                image[offset[t + 1] + start :], image[offset[t + 2] + start :],
-                                image[offset[t + 3] + start :])
+            for k in range(0, wt.shape[0], TILE_FILTERS):
+                for p in range(start, min(start + BAND, positions), block):
+                    register_tile(image, offset, wt, b, k, p, acc)
         for k in range(K):
             for i in range(OH):
                 copy(OW, acc[k, i * Wp :], 1, y[n, k, i])
@@ -113,7 +147,8 @@ def _weight_gradient(x, dy, offset, partial, ph, pw):
 
 def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
     """offset[t] of tap t = (c*R + r)*S + s in the flattened planes; the taps added up to
-    ``taps`` read the zeros past the planes (not the image: 0 * inf would be NaN)."""
+    ``taps`` (whole tiles of dw) read the zeros past the planes (not the image: 0 * inf
+    would be NaN)."""
     c, r, s = np.meshgrid(np.arange(C), np.arange(R), np.arange(S), indexing="ij")
     offset = np.full(taps, C * Hp * Wp, np.int64)
     offset[: C * R * S] = (c * Hp * Wp + r * dh * Wp + s * dw).reshape(-1)
@@ -123,7 +158,7 @@ def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
 def _run_correlation(x, weights, bias, y, R, S, padding, dilation):
     """y = correlation of x padded by ``padding`` with weights (K, C*R*S), plus bias."""
     (ph, pw), (dh, dw) = padding, dilation
-    wt, bt = tiled(weights, bias, UPDATE_ROWS, UPDATE_TERMS)
+    wt, bt = tiled(weights, bias, TILE_FILTERS, 1)
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     offset = _offsets(x.shape[1], R, S, Hp, Wp, dh, dw, wt.shape[1])
     _correlate(x, wt, bt, offset, y, ph, pw)

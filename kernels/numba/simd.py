@@ -1,0 +1,168 @@
+"""SIMD vectors in Numba kernels: one AVX register of float32 (8) or float64 (4) numbers.
+
+Numba has no vector type, and LLVM only vectorizes loops that it can prove safe, one
+loop at a time: it never keeps a tile of running sums in vector registers across an
+outer loop, which is what makes a matrix product fast (BLAS micro-kernels do exactly
+that). This module gives kernels four operations on a :class:`Vector` value, each a
+few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
+
+* ``load(row, i)``: the vector ``row[i : i + lanes]`` (unaligned);
+* ``store(row, i, v)``: ``row[i : i + lanes] = v``;
+* ``splat(row, value)``: ``value`` in every lane (the dtype of ``row``);
+* ``fma(a, b, c)``: ``a * b + c`` lane by lane, one fused multiply-add.
+
+Vectors live in registers as long as a kernel keeps fewer than 16 of them alive. Rows
+must be 1-D, C-contiguous NumPy arrays. Without the JIT (``NUMBA_DISABLE_JIT=1``) the
+same names are plain NumPy functions on small arrays, and with ``NUMBA_BOUNDSCHECK=1``
+every load and store checks that it stays inside its row.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import config
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, models, overload, register_model
+
+from .jit import helper
+
+#: Bytes in one vector register (AVX, AVX2). LLVM splits wider vectors on older machines.
+VECTOR_BYTES = 32
+
+
+@helper
+def lanes_of(row):
+    """Numbers in one vector of the row's dtype."""
+    return VECTOR_BYTES // row.itemsize
+
+
+class Vector(types.Type):
+    """The Numba type of one SIMD vector of ``dtype`` numbers."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
+        super().__init__(name=f"Vector({dtype} x {self.lanes})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    """A Vector is an LLVM vector value (``<8 x float>``), held in a register."""
+
+    def __init__(self, dmm, fe_type):
+        element = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
+
+
+def _check_row(row):
+    if not (isinstance(row, types.Array) and row.ndim == 1 and row.layout == "C"
+            and isinstance(row.dtype, types.Float)):
+        raise TypingError(f"SIMD rows must be 1-D contiguous float arrays, got {row}")
+
+
+def _address(context, builder, row_type, row, index, index_type, vector):
+    """A pointer to the vector that starts at row[index]."""
+    data = context.make_array(row_type)(context, builder, row).data
+    index = context.cast(builder, index, index_type, types.intp)
+    return builder.bitcast(builder.gep(data, [index]), context.get_value_type(vector).as_pointer())
+
+
+@intrinsic
+def _load(typingctx, row, index):
+    _check_row(row)
+    vector = Vector(row.dtype)
+
+    def codegen(context, builder, sig, args):
+        address = _address(context, builder, sig.args[0], args[0], args[1], sig.args[1], vector)
+        return builder.load(address, align=row.dtype.bitwidth // 8)
+
+    return vector(row, index), codegen
+
+
+@intrinsic
+def _store(typingctx, row, index, value):
+    _check_row(row)
+
+    def codegen(context, builder, sig, args):
+        address = _address(context, builder, sig.args[0], args[0], args[1], sig.args[1], sig.args[2])
+        builder.store(args[2], address, align=row.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.none(row, index, value), codegen
+
+
+@intrinsic
+def _splat(typingctx, row, value):
+    _check_row(row)
+    vector = Vector(row.dtype)
+
+    def codegen(context, builder, sig, args):
+        scalar = context.cast(builder, args[1], sig.args[1], row.dtype)
+        first = ir.Constant(ir.IntType(32), 0)
+        one = builder.insert_element(ir.Constant(context.get_value_type(vector), ir.Undefined), scalar, first)
+        everywhere = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
+        return builder.shuffle_vector(one, one, everywhere)
+
+    return vector(row, value), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    def codegen(context, builder, sig, args):
+        product = builder.fmul(args[0], args[1], flags=("contract",))
+        return builder.fadd(product, args[2], flags=("contract",))
+
+    return a(a, b, c), codegen
+
+
+def load(row, index):
+    return row[index : index + VECTOR_BYTES // row.itemsize].copy()
+
+
+def store(row, index, value):
+    row[index : index + value.size] = value
+
+
+def splat(row, value):
+    return np.full(VECTOR_BYTES // row.itemsize, value, row.dtype)
+
+
+def fma(a, b, c):
+    return a * b + c
+
+
+@helper
+def _inside(row, index, count):
+    if index < 0 or index + count > row.size:
+        raise IndexError("SIMD vector out of bounds")
+
+
+@overload(load)
+def _load_impl(row, index):
+    count = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    if config.BOUNDSCHECK:
+        def checked(row, index):
+            _inside(row, index, count)
+            return _load(row, index)
+        return checked
+    return lambda row, index: _load(row, index)
+
+
+@overload(store)
+def _store_impl(row, index, value):
+    count = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    if config.BOUNDSCHECK:
+        def checked(row, index, value):
+            _inside(row, index, count)
+            _store(row, index, value)
+        return checked
+    return lambda row, index, value: _store(row, index, value)
+
+
+@overload(splat)
+def _splat_impl(row, value):
+    return lambda row, value: _splat(row, value)
+
+
+@overload(fma)
+def _fma_impl(a, b, c):
+    return lambda a, b, c: _fma(a, b, c)
