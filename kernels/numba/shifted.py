@@ -16,10 +16,11 @@ and add up no lanes:
   tap, the whole output plane is one contiguous run of the image, read without a copy.
 * **Forward: register tiles along the planes.**
   ``acc[k, p] = b[k] + sum over t of w[k, t] * image[offset[t] + p]`` is computed for
-  4 filters x 2 SIMD vectors of positions at a time (:func:`register_tile`, with the
-  vectors of :mod:`.simd`): 8 running sums stay in registers over all T taps, and each
-  tap costs 2 vector loads and 4 broadcast weights for 8 fused multiply-adds, as in a
-  BLAS micro-kernel. LLVM would not build this from plain loops (it vectorizes one
+  4 filters x 3 SIMD vectors of positions at a time (:func:`register_tile`, with the
+  vectors of :mod:`.simd`): 12 running sums stay in registers over all T taps, and
+  each tap costs 3 vector loads and 4 broadcast weights for 12 fused multiply-adds, as
+  in a BLAS micro-kernel. (12 sums, 3 loads and a weight fill AVX2's 16 registers;
+  with 8 sums, 4 x 2, each sum waited on its previous multiply-add: 1.1-1.4x slower.) LLVM would not build this from plain loops (it vectorizes one
   loop at a time and never keeps sums in registers across an outer loop). The planes
   go :data:`BAND` positions at a time, filter tile by filter tile, so that the image
   band and the weights of a tile stay in cache.
@@ -49,7 +50,7 @@ from .windows import valid_outputs
 #: Positions of the wide output planes that one pass of all filters covers.
 BAND = 1024
 #: Filters and vectors of positions in one :func:`register_tile`.
-TILE_FILTERS, TILE_VECTORS = 4, 2
+TILE_FILTERS, TILE_VECTORS = 4, 3
 
 
 @helper
@@ -67,33 +68,30 @@ def flatten_planes(x, n, image, Hp, Wp, ph, pw):
 
 @helper
 def register_tile(image, offset, wt, b, k, p, acc):
-    """acc[k:k+4, p:p+2*lanes] = b[k:k+4] + sum over taps t of wt[k:k+4, t] times the
-    two vectors of image that start at offset[t] + p: 8 running sums in registers."""
+    """acc[k:k+4, p:p+3*lanes] = b[k:k+4] + sum over taps t of wt[k:k+4, t] times the
+    three vectors of image that start at offset[t] + p: 12 running sums in registers."""
     L = lanes_of(image)
     w0, w1, w2, w3 = wt[k], wt[k + 1], wt[k + 2], wt[k + 3]
-    s00 = s01 = splat(image, b[k])
-    s10 = s11 = splat(image, b[k + 1])
-    s20 = s21 = splat(image, b[k + 2])
-    s30 = s31 = splat(image, b[k + 3])
+    s00 = s01 = s02 = splat(image, b[k])
+    s10 = s11 = s12 = splat(image, b[k + 1])
+    s20 = s21 = s22 = splat(image, b[k + 2])
+    s30 = s31 = s32 = splat(image, b[k + 3])
     for t in range(offset.size):
-        first = load(image, offset[t] + p)
-        second = load(image, offset[t] + p + L)
+        at = offset[t] + p
+        first, second, third = load(image, at), load(image, at + L), load(image, at + 2 * L)
         v = splat(image, w0[t])
-        s00, s01 = fma(first, v, s00), fma(second, v, s01)
+        s00, s01, s02 = fma(first, v, s00), fma(second, v, s01), fma(third, v, s02)
         v = splat(image, w1[t])
-        s10, s11 = fma(first, v, s10), fma(second, v, s11)
+        s10, s11, s12 = fma(first, v, s10), fma(second, v, s11), fma(third, v, s12)
         v = splat(image, w2[t])
-        s20, s21 = fma(first, v, s20), fma(second, v, s21)
+        s20, s21, s22 = fma(first, v, s20), fma(second, v, s21), fma(third, v, s22)
         v = splat(image, w3[t])
-        s30, s31 = fma(first, v, s30), fma(second, v, s31)
-    store(acc[k], p, s00)
-    store(acc[k], p + L, s01)
-    store(acc[k + 1], p, s10)
-    store(acc[k + 1], p + L, s11)
-    store(acc[k + 2], p, s20)
-    store(acc[k + 2], p + L, s21)
-    store(acc[k + 3], p, s30)
-    store(acc[k + 3], p + L, s31)
+        s30, s31, s32 = fma(first, v, s30), fma(second, v, s31), fma(third, v, s32)
+    for row, sums in ((acc[k], (s00, s01, s02)), (acc[k + 1], (s10, s11, s12)),
+                      (acc[k + 2], (s20, s21, s22)), (acc[k + 3], (s30, s31, s32))):
+        store(row, p, sums[0])
+        store(row, p + L, sums[1])
+        store(row, p + 2 * L, sums[2])
 
 
 @conv_kernel
@@ -104,15 +102,16 @@ def _correlate(x, wt, b, offset, y, ph, pw):
     K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     block = TILE_VECTORS * lanes_of(x)
+    band = BAND // block * block
     positions = padded(OH * Wp, block)
     image_size = max(offset.max() + positions, C * Hp * Wp)
     for n in prange(N):
         image = np.empty(image_size, x.dtype)
         flatten_planes(x, n, image, Hp, Wp, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
-        for start in range(0, positions, BAND):
+        for start in range(0, positions, band):
             for k in range(0, wt.shape[0], TILE_FILTERS):
-                for p in range(start, min(start + BAND, positions), block):
+                for p in range(start, min(start + band, positions), block):
                     register_tile(image, offset, wt, b, k, p, acc)
         for k in range(K):
             for i in range(OH):
