@@ -26,10 +26,11 @@ and add up no lanes:
   band and the weights of a tile stay in cache.
 * **dw: long dot products.** ``dw[k, t] = sum over n, p of dy_wide[n, k, p] *
   image_n[offset[t] + p]``, where dy_wide is dy laid out on the wide rows (zeros on
-  the unused columns): K*T dot products as long as a whole plane, 4 x 2 at a time
-  (:func:`~.tiles.dot_tile`). Groups of images sum in parallel, in a fixed order. The
-  zeros of the unused columns multiply pixels of x: exact only for a finite x, so the
-  caller sends an x holding inf or NaN elsewhere.
+  the unused columns): K*T dot products as long as the planes of a whole group of
+  images, 4 filters x 3 taps at a time (:func:`gradient_tile`): 12 vector sums in
+  registers, whose lanes are added up once per group. Groups of images sum in
+  parallel, in a fixed order. The zeros of the unused columns multiply pixels of x:
+  exact only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
@@ -43,14 +44,16 @@ import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
-from .simd import fma, lanes_of, load, splat, store
-from .tiles import DOT_COLUMNS, DOT_ROWS, LANES, dot_tile, padded, tiled
+from .simd import fma, lane_sum, lanes_of, load, splat, store
+from .tiles import padded, tiled
 from .windows import valid_outputs
 
 #: Positions of the wide output planes that one pass of all filters covers.
 BAND = 1024
 #: Filters and vectors of positions in one :func:`register_tile`.
 TILE_FILTERS, TILE_VECTORS = 4, 3
+#: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
+GRADIENT_TAPS = 3
 
 
 @helper
@@ -87,11 +90,18 @@ def register_tile(image, offset, wt, b, k, p, acc):
         s20, s21, s22 = fma(first, v, s20), fma(second, v, s21), fma(third, v, s22)
         v = splat(image, w3[t])
         s30, s31, s32 = fma(first, v, s30), fma(second, v, s31), fma(third, v, s32)
-    for row, sums in ((acc[k], (s00, s01, s02)), (acc[k + 1], (s10, s11, s12)),
-                      (acc[k + 2], (s20, s21, s22)), (acc[k + 3], (s30, s31, s32))):
-        store(row, p, sums[0])
-        store(row, p + L, sums[1])
-        store(row, p + 2 * L, sums[2])
+    store(acc[k], p, s00)
+    store(acc[k], p + L, s01)
+    store(acc[k], p + 2 * L, s02)
+    store(acc[k + 1], p, s10)
+    store(acc[k + 1], p + L, s11)
+    store(acc[k + 1], p + 2 * L, s12)
+    store(acc[k + 2], p, s20)
+    store(acc[k + 2], p + L, s21)
+    store(acc[k + 2], p + 2 * L, s22)
+    store(acc[k + 3], p, s30)
+    store(acc[k + 3], p + L, s31)
+    store(acc[k + 3], p + 2 * L, s32)
 
 
 @conv_kernel
@@ -118,6 +128,32 @@ def _correlate(x, wt, b, offset, y, ph, pw):
                 copy(OW, acc[k, i * Wp :], 1, y[n, k, i])
 
 
+@helper
+def gradient_tile(wide, images, offset, k, t, acc):
+    """acc[k:k+4, t:t+3] = sum over images n and positions p of wide[n, k:k+4, p] times
+    images[n, offset[t:t+3] + p]: 12 vector sums over all images and positions, whose
+    lanes are added up once, at the end."""
+    L = lanes_of(images[0])
+    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s30 = s31 = s32 = splat(images[0], 0.0)
+    for i in range(images.shape[0]):
+        image, d0, d1, d2, d3 = images[i], wide[i, k], wide[i, k + 1], wide[i, k + 2], wide[i, k + 3]
+        o0, o1, o2 = offset[t], offset[t + 1], offset[t + 2]
+        for p in range(0, wide.shape[2], L):
+            u0, u1, u2 = load(image, o0 + p), load(image, o1 + p), load(image, o2 + p)
+            v = load(d0, p)
+            s00, s01, s02 = fma(v, u0, s00), fma(v, u1, s01), fma(v, u2, s02)
+            v = load(d1, p)
+            s10, s11, s12 = fma(v, u0, s10), fma(v, u1, s11), fma(v, u2, s12)
+            v = load(d2, p)
+            s20, s21, s22 = fma(v, u0, s20), fma(v, u1, s21), fma(v, u2, s22)
+            v = load(d3, p)
+            s30, s31, s32 = fma(v, u0, s30), fma(v, u1, s31), fma(v, u2, s32)
+    acc[k, t], acc[k, t + 1], acc[k, t + 2] = lane_sum(s00), lane_sum(s01), lane_sum(s02)
+    acc[k + 1, t], acc[k + 1, t + 1], acc[k + 1, t + 2] = lane_sum(s10), lane_sum(s11), lane_sum(s12)
+    acc[k + 2, t], acc[k + 2, t + 1], acc[k + 2, t + 2] = lane_sum(s20), lane_sum(s21), lane_sum(s22)
+    acc[k + 3, t], acc[k + 3, t + 1], acc[k + 3, t + 2] = lane_sum(s30), lane_sum(s31), lane_sum(s32)
+
+
 @conv_kernel
 def _weight_gradient(x, dy, offset, partial, ph, pw):
     """partial[g, k, t] = sum over the images n of group g and positions p of
@@ -125,23 +161,21 @@ def _weight_gradient(x, dy, offset, partial, ph, pw):
     N, C = x.shape[0], x.shape[1]
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
-    positions = padded(OH * Wp, LANES)
+    positions = padded(OH * Wp, lanes_of(x))
     image_size = max(offset.max() + positions, C * Hp * Wp)
     groups = partial.shape[0]
     for g in prange(groups):
-        acc = partial[g]
-        acc[:, :] = 0.0
-        image = np.empty(image_size, x.dtype)
-        wide = np.zeros((acc.shape[0], positions), x.dtype)
-        for n in range(g * N // groups, (g + 1) * N // groups):
-            flatten_planes(x, n, image, Hp, Wp, ph, pw)
+        first, last = g * N // groups, (g + 1) * N // groups
+        images = np.empty((last - first, image_size), x.dtype)
+        wide = np.zeros((last - first, partial.shape[1], positions), x.dtype)
+        for n in range(first, last):
+            flatten_planes(x, n, images[n - first], Hp, Wp, ph, pw)
             for k in range(K):
                 for i in range(OH):
-                    copy(OW, dy[n, k, i], 1, wide[k, i * Wp :])
-            for k in range(0, acc.shape[0], DOT_ROWS):
-                for t in range(0, acc.shape[1], DOT_COLUMNS):
-                    dot_tile(acc, k, t, wide[k], wide[k + 1], wide[k + 2], wide[k + 3],
-                             image[offset[t] :], image[offset[t + 1] :], positions)
+                    copy(OW, dy[n, k, i], 1, wide[n - first, k, i * Wp :])
+        for k in range(0, partial.shape[1], TILE_FILTERS):
+            for t in range(0, partial.shape[2], GRADIENT_TAPS):
+                gradient_tile(wide, images, offset, k, t, partial[g])
 
 
 def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
@@ -181,7 +215,7 @@ def weight_gradient(dy, x, dw, g):
     """Write dw = dL/dw into dw (stride 1)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
-    partial = np.empty((batch_groups(g.N), padded(g.K, DOT_ROWS), padded(T, DOT_COLUMNS)), x.dtype)
+    partial = np.empty((batch_groups(g.N), padded(g.K, TILE_FILTERS), padded(T, GRADIENT_TAPS)), x.dtype)
     offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, g.W + 2 * pw, dh, dwl, partial.shape[2])
     _weight_gradient(x, dy, offset, partial, ph, pw)
     dw[...] = partial.sum(axis=0)[: g.K, :T].reshape(g.weight_shape)

@@ -9,7 +9,8 @@ few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
 * ``load(row, i)``: the vector ``row[i : i + lanes]`` (unaligned);
 * ``store(row, i, v)``: ``row[i : i + lanes] = v``;
 * ``splat(row, value)``: ``value`` in every lane (the dtype of ``row``);
-* ``fma(a, b, c)``: ``a * b + c`` lane by lane, one fused multiply-add.
+* ``fma(a, b, c)``: ``a * b + c`` lane by lane, one fused multiply-add;
+* ``lane_sum(v)``: the sum of v's lanes, first to last.
 
 Vectors live in registers as long as a kernel keeps fewer than 16 of them alive. Rows
 must be 1-D, C-contiguous NumPy arrays. Without the JIT (``NUMBA_DISABLE_JIT=1``) the
@@ -114,6 +115,21 @@ def _fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+@intrinsic
+def _lane_sum(typingctx, vector):
+    if not isinstance(vector, Vector):
+        raise TypingError(f"lane_sum adds up the lanes of a Vector, got {vector}")
+
+    def codegen(context, builder, sig, args):
+        lane = [ir.Constant(ir.IntType(32), i) for i in range(vector.lanes)]
+        total = builder.extract_element(args[0], lane[0])
+        for i in lane[1:]:
+            total = builder.fadd(total, builder.extract_element(args[0], i))
+        return total
+
+    return vector.dtype(vector), codegen
+
+
 def load(row, index):
     return row[index : index + VECTOR_BYTES // row.itemsize].copy()
 
@@ -128,6 +144,13 @@ def splat(row, value):
 
 def fma(a, b, c):
     return a * b + c
+
+
+def lane_sum(vector):
+    total = vector[0]
+    for value in vector[1:]:
+        total += value
+    return total
 
 
 @helper
@@ -166,3 +189,8 @@ def _splat_impl(row, value):
 @overload(fma)
 def _fma_impl(a, b, c):
     return lambda a, b, c: _fma(a, b, c)
+
+
+@overload(lane_sum)
+def _lane_sum_impl(vector):
+    return lambda vector: _lane_sum(vector)
