@@ -51,14 +51,16 @@ STEPS = [
          "copy), and the whole convolution becomes one matrix product with the filters as a "
          "(K, C*R*S) matrix. No Python loop is left per pixel, and BLAS runs the product with "
          "cache blocking and SIMD near the machine's peak."),
-    Step("numba:direct", "Numba: the loops compiled, as small register-tiled products", "fastconv.kernels.numba.direct",
-         (("for n in prange(N):", "copy(OW, out[k], 1, y[n, k, i])"),),
-         "Back to loops, compiled by Numba and regrouped so that every inner loop is long. Each "
-         "thread takes one image and copies it channels-last, so that one kernel row of a window is "
-         "a single run of S*C numbers. For each output row it copies the windows into a small patch "
-         "that stays in L1 and computes the row as a small matrix product, the weights (K, R*S*C) "
-         "times the patch, 4 filters x 2 pixels at a time (`dot_tile` in `tiles.py`): the 8 running "
-         "sums stay in vector registers and every number loaded feeds 2 or 4 fused multiply-adds."),
+    Step("numba:direct", "Numba: one tap at a time over whole planes, in SIMD register tiles",
+         "fastconv.kernels.numba.shifted",
+         (("for t in range(offset.size):", "s30, s31, s32 = fma(first, v, s30)"),),
+         "Back to loops, compiled by Numba. Each thread takes one image and flattens its padded "
+         "planes one after the other; output (i, j) is computed at position i*Wp + j of a 'wide' "
+         "row, so that every tap (c, r, s) of every output reads one contiguous run of the image: "
+         "no window is copied. The loop over the C*R*S taps keeps 12 sums in vector registers, 4 "
+         "filters x 3 vectors of positions (`load`, `splat` and `fma` from `simd.py`, a few lines "
+         "of LLVM IR each, since Numba has no vector type): per tap 3 vector loads and 4 broadcast "
+         "weights feed 12 fused multiply-adds, the recipe of a BLAS micro-kernel."),
     Step("numba:im2col", "Numba: compiled im2col + BLAS", "fastconv.kernels.numba.im2col",
          (("for chunk in _chunks(g):", "_images_from_columns(w2d @ col"),),
          "The NumPy recipe with its copies compiled and parallel: im2col writes each (image, tap) "

@@ -29,10 +29,11 @@ ALGORITHMS = ("direct", "im2col")
 #: of 3, which Numba's threads in the direct loops did not.) With few taps the direct
 #: loops' dot products were too short and their window copies dominated; :mod:`.shifted`
 #: now takes those (lenet_c1, 2 threads: fwd 0.6 / 2.3, bwd 1.7 / 6.1), and, with its
-#: SIMD register tiles, y and dx of every stride-1 convolution (2 threads, fwd / dx,
-#: old direct loops -> shifted: lenet_c2 0.92 / 1.73 -> 0.69 / 1.45, keras_c2
-#: 11.3 / 12.6 -> 7.4 / 13.0, resnet_3x3 30.8 / 21.5 -> 19.9 / 20.3). With stride 2
-#: the direct dx also multiplies the zeros between dy's pixels.
+#: SIMD register tiles, every stride-1 convolution (2 threads, ``fastconv bench``, fwd /
+#: bwd, the direct loops' dot products -> shifted: lenet_c2 1.11 / 2.84 -> 0.57 / 1.93,
+#: mnist_c2 3.86 / 8.46 -> 3.13 / 6.62, keras_c2 9.4 / 21.5 -> 6.3 / 18.1, resnet_3x3
+#: 21.0 / 48.7 -> 18.7 / 34.6). With stride 2 the direct dx also multiplies the zeros
+#: between dy's pixels.
 
 
 def choose_algorithm(g) -> str:

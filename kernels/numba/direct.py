@@ -38,10 +38,8 @@ Loop nests (one task per image n, or per group of images for dw):
 
 With stride 1, :mod:`.shifted` computes all three passes instead, on flattened planes
 with SIMD register tiles: no window copies and no short sums to add up at the end
-(2 threads, median ms, these loops -> shifted: lenet_c1 forward 2.6 -> 0.5, dw 8.5 ->
-1.7; lenet_c2 forward 0.92 -> 0.69, dw 0.98 -> 0.78; resnet_3x3 forward 30.8 -> 19.9,
-dw 22.5 -> 18.2). These loops take the strided convolutions, and dw for an x that
-holds inf or NaN.
+(measured in :mod:`.conv`). These loops take the strided convolutions, and dw for an
+x that holds inf or NaN.
 
 Operands are padded with zeros to whole tiles (row counts to multiples of the tile
 sizes, T to a multiple of the SIMD width), so every tile is a full one.
