@@ -57,7 +57,7 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_g
     """(dx, dw, db) of conv2d given dy = dL/dy; dx is None without ``input_grad``."""
     g = conv2d_geometry(x, w, None, stride, padding, dilation)
     algorithm = algorithm or choose_algorithm(g)
-    if algorithm == "direct" and not np.isfinite(w).all():
+    if input_grad and algorithm == "direct" and not np.isfinite(w).all():
         # The direct dx also multiplies the zeros around dy's pixels by the weights: exact
         # for finite weights only (0 * inf is NaN). im2col sums the naive terms alone.
         algorithm = "im2col"

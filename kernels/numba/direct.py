@@ -60,7 +60,6 @@ from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, pad
 from .windows import valid_outputs
 
 
-
 @helper
 def spread_image(x, n, image, step_h, step_w, offset_h, offset_w):
     """image[h, w*C + c] = x[n, c, i, j] at h = i*step_h + offset_h, w = j*step_w + offset_w;

@@ -101,6 +101,13 @@ def keep_winners(best, best_at, candidates, candidates_at):
 
 
 @helper
+def row_positions(h, W, at):
+    """at[w] = h * W + w: the flat positions of row h of a plane."""
+    for w in range(W):
+        at[w] = h * W + w
+
+
+@helper
 def window_column(padded, s, sw, column):
     """column[j] = padded[j * sw + s]: offset s of every window, made contiguous."""
     for j in range(column.size):
@@ -160,11 +167,9 @@ def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
             for i in range(OH):
                 lo, hi = covered_rows(i, kh, sh, ph, H)
                 maxima[:] = plane[lo]
-                for w in range(W):
-                    maxima_at[w] = lo * W + w
+                row_positions(lo, W, maxima_at)
                 for h in range(lo + 1, hi):
-                    for w in range(W):
-                        row_at[w] = h * W + w
+                    row_positions(h, W, row_at)
                     keep_winners(maxima, maxima_at, plane[h], row_at)
                 best, best_at = out[i], where[i]
                 window_column(padded, 0, sw, best)

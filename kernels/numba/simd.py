@@ -131,7 +131,7 @@ def _lane_sum(typingctx, vector):
 
 
 def load(row, index):
-    return row[index : index + VECTOR_BYTES // row.itemsize].copy()
+    return row[index : index + lanes_of(row)].copy()
 
 
 def store(row, index, value):
@@ -139,7 +139,7 @@ def store(row, index, value):
 
 
 def splat(row, value):
-    return np.full(VECTOR_BYTES // row.itemsize, value, row.dtype)
+    return np.full(lanes_of(row), value, row.dtype)
 
 
 def fma(a, b, c):
@@ -161,7 +161,7 @@ def _inside(row, index, count):
 
 @overload(load)
 def _load_impl(row, index):
-    count = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    count = Vector(row.dtype).lanes
     if config.BOUNDSCHECK:
         def checked(row, index):
             _inside(row, index, count)
@@ -172,7 +172,7 @@ def _load_impl(row, index):
 
 @overload(store)
 def _store_impl(row, index, value):
-    count = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    count = Vector(row.dtype).lanes
     if config.BOUNDSCHECK:
         def checked(row, index, value):
             _inside(row, index, count)

@@ -59,7 +59,7 @@ def tiled(weights, bias, rows, columns):
 @helper
 def dot_tile(out, i, j, a0, a1, a2, a3, b0, b1, count):
     """out[i:i+4, j:j+2] += [a0, a1, a2, a3] @ [b0, b1].T over the first ``count`` numbers
-    of each row (views of one matrix, or of one image at several offsets)."""
+    of each row (views of one matrix)."""
     s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = out.dtype.type(0)
     for t in range(count):
         u, v = b0[t], b1[t]
@@ -94,7 +94,7 @@ def product(a, b, out, first, stop):
 @helper
 def update_tile(acc, d, k, j, r0, r1, r2, r3):
     """acc[k:k+2] += d[k:k+2, j:j+4] @ [r0, r1, r2, r3] (four rows at least as long as
-    those of acc; views of one matrix, or of one image at four offsets)."""
+    those of acc; views of one matrix)."""
     acc0, acc1 = acc[k], acc[k + 1]
     d00, d01, d02, d03 = d[k, j], d[k, j + 1], d[k, j + 2], d[k, j + 3]
     d10, d11, d12, d13 = d[k + 1, j], d[k + 1, j + 1], d[k + 1, j + 2], d[k + 1, j + 3]
