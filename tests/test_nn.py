@@ -196,7 +196,9 @@ def test_training_backward_skips_only_the_first_input_gradient(first, monkeypatc
 
     rng = np.random.default_rng(4)
     x, dout = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((2, 4))
-    full, training = model(), model()
+    # One backend for both: under "auto" the two backward ops are tuned apart and may
+    # pick kernels that round db differently.
+    full, training = model().to("numpy"), model().to("numpy")
     full.forward(x)
     assert full.backward(dout).shape == x.shape
 
