@@ -35,6 +35,10 @@ CONV_CONFIGS = [
     dict(x=(1, 2, 5, 9), w=(3, 2, 1, 4), stride=(3, 2), padding=(0, 1), dilation=(2, 1)),
     dict(x=(2, 4, 4, 4), w=(2, 4, 1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)),
     dict(x=(1, 1, 3, 3), w=(1, 1, 3, 3), stride=(1, 1), padding=(2, 2), dilation=(1, 1)),
+    # rows wider than a register tile, kernel rows dilated over the padding (which the
+    # stride-1 kernels leave out), and padding wider than the kernel (dx crops dy)
+    dict(x=(1, 2, 6, 30), w=(3, 2, 3, 2), stride=(1, 1), padding=(2, 1), dilation=(2, 1)),
+    dict(x=(1, 1, 5, 5), w=(2, 1, 2, 2), stride=(1, 1), padding=(2, 2), dilation=(1, 1)),
     # more output positions than one band of the stride-1 kernels (shifted.BAND)
     dict(x=(1, 2, 40, 40), w=(5, 2, 3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1)),
 ]

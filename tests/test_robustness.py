@@ -42,11 +42,16 @@ def test_nan_and_inf_propagate_as_ieee_says(kernel, dtype):
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("stride", [1, 2])
-def test_infinite_and_nan_weights_give_the_naive_gradients(kernel, stride):
-    """A diverged model: the gradients hold the naive kernel's NaN and inf, no more."""
+def test_infinite_and_nan_weights_give_the_naive_outputs_and_gradients(kernel, stride):
+    """A diverged model: outputs and gradients hold the naive kernel's NaN and inf, no
+    more and no fewer (an inf weight times a zero of the padding is NaN there too; rows
+    as wide as several SIMD vectors, so that a kernel may work on one row at a time)."""
     rng = np.random.default_rng(6)
-    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+    x, w = rng.standard_normal((2, 3, 9, 30)), rng.standard_normal((4, 3, 3, 3))
     w[1, 2, 0, 1], w[2, 0, 2, 2] = np.inf, np.nan
+    assert_close(F.conv2d(x, w, stride=stride, padding=1, backend=kernel.spec),
+                 F.conv2d(x, w, stride=stride, padding=1, backend="naive"), np.float64,
+                 f"{kernel.spec} conv2d with inf/NaN weights")
     dy = rng.standard_normal(F.conv2d(x, w, stride=stride, padding=1, backend="naive").shape)
     for got, want in zip(F.conv2d_backward(dy, x, w, stride=stride, padding=1, backend=kernel.spec),
                          F.conv2d_backward(dy, x, w, stride=stride, padding=1, backend="naive")):
