@@ -67,8 +67,8 @@ def conv2d_backward(dy, x, w, stride, padding, dilation, algorithm=None, input_g
     if algorithm == "direct":
         if input_grad:
             direct.input_gradient(dy, w, dx, g)
-        direct.weight_gradient(dy, x, dw, g)
+        direct.parameter_gradients(dy, x, dw, db, g)
     else:
         im2col.backward(dy, x, w, dx, dw, g)
-    direct.bias_gradient(dy, db)
+        direct.bias_gradient(dy, db)
     return dx, dw, db

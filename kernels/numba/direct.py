@@ -212,18 +212,19 @@ def input_gradient(dy, w, dx, g):
     _correlate(dy, wt, bt, dx, g.R, g.S, 1, 1, dh, dw, *g.stride, *offset, True)
 
 
-def weight_gradient(dy, x, dw, g):
-    """Write dw = dL/dw into dw."""
+def parameter_gradients(dy, x, dw, db, g):
+    """Write dw = dL/dw and db = dL/db into dw and db."""
     if _on_planes(g) and np.isfinite(x).all():
         # Only for a finite x: :mod:`.shifted` multiplies the pixels that its unused
         # output columns read by zeros, exact but for 0 * inf = NaN.
-        shifted.weight_gradient(dy, x, dw, g)
+        shifted.parameter_gradients(dy, x, dw, db, g)
         return
     T = g.R * g.S * g.C
     partial = np.empty((batch_groups(g.N), padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)
     _weight_gradient(x, dy, partial, g.R, g.S, *g.stride, *g.padding, *g.dilation)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.S, g.C).transpose(0, 3, 1, 2)
+    bias_gradient(dy, db)
 
 
 def bias_gradient(dy, db):

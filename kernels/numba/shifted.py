@@ -36,10 +36,11 @@ and add up no lanes:
 * **dw: long dot products.** ``dw[k, t] = sum over n, p of dy_wide[n, k, p] *
   image_n[offset[t] + p]``, where dy_wide is dy laid out on the wide rows (zeros on
   the unused columns): K*T dot products as long as the planes of a whole group of
-  images, 4 filters x 3 taps at a time (:func:`gradient_tile`): 12 vector sums in
-  registers, whose lanes are added up once per group. Groups of images sum in
-  parallel, in a fixed order. The zeros of the unused columns multiply pixels of x:
-  exact only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
+  images, 4 filters x 3 taps at a time (:func:`gradient_tile`), over the same vectors
+  of positions as the forward: 12 vector sums in registers, whose lanes are added up
+  once per group. Groups of images sum in parallel, in a fixed order, and add up db
+  while they lay out dy. The zeros of the unused columns multiply pixels of x: exact
+  only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
@@ -81,14 +82,14 @@ def flatten_planes(x, n, image, Hp, Wp, ph, pw):
 
 
 @helper
-def vector_starts(OH, OW, Wp, lanes):
+def vector_starts(OH, OW, Wp, lanes, multiple):
     """Where the SIMD vectors of positions start, in order: each one at the first used
     position (column < OW) after the end of the one before, so that vectors skip the
-    unused columns they would cover whole; padded to whole tiles with vectors past the
-    planes."""
+    unused columns they would cover whole; padded to a multiple of ``multiple`` vectors
+    with vectors past the planes."""
     starts = [0]
     p = lanes
-    while p < OH * Wp or len(starts) % TILE_VECTORS:
+    while p < OH * Wp or len(starts) % multiple:
         if p % Wp >= OW and p < OH * Wp:
             p = (p // Wp + 1) * Wp
             continue
@@ -104,7 +105,7 @@ def tile_table(OH, OW, Wp, lanes, R, dh, taps_per_row, data_lo, data_hi):
     + s), and a tile leaves out the kernel rows r whose image rows (output row + r*dh)
     are all zeros, outside the rows data_lo <= h < data_hi that hold pixels, for every
     output row the tile covers."""
-    starts = vector_starts(OH, OW, Wp, lanes)
+    starts = vector_starts(OH, OW, Wp, lanes, TILE_VECTORS)
     table = np.empty((len(starts) // TILE_VECTORS, TILE_VECTORS + 2), np.int64)
     for v in range(table.shape[0]):
         for u in range(TILE_VECTORS):
@@ -123,7 +124,8 @@ def register_tile(image, offset, wt, b, k, tile, acc):
     the tile's taps t of wt[k:k+4, t] times the three vectors of image that start at
     offset[t] + p: 12 running sums in registers."""
     p0, p1, p2, t_lo, t_hi = tile[0], tile[1], tile[2], tile[3], tile[4]
-    taps = offset[t_lo:t_hi]  # views and a counter from 0: no negative-index tests
+    # views, indexed by a counter from 0: no negative-index tests, one index for all loads
+    taps, im0, im1, im2 = offset[t_lo:t_hi], image[p0:], image[p1:], image[p2:]
     w0, w1, w2, w3 = wt[k, t_lo:], wt[k + 1, t_lo:], wt[k + 2, t_lo:], wt[k + 3, t_lo:]
     s00 = s01 = s02 = splat(image, b[k])
     s10 = s11 = s12 = splat(image, b[k + 1])
@@ -131,7 +133,7 @@ def register_tile(image, offset, wt, b, k, tile, acc):
     s30 = s31 = s32 = splat(image, b[k + 3])
     for t in range(taps.size):
         at = taps[t]
-        first, second, third = load(image, at + p0), load(image, at + p1), load(image, at + p2)
+        first, second, third = load(im0, at), load(im1, at), load(im2, at)
         v = splat(image, w0[t])
         s00, s01, s02 = fma(first, v, s00), fma(second, v, s01), fma(third, v, s02)
         v = splat(image, w1[t])
@@ -179,16 +181,16 @@ def _correlate(x, wt, b, offset, table, y, ph, pw):
 
 
 @helper
-def gradient_tile(wide, images, offset, k, t, acc):
-    """acc[k:k+4, t:t+3] = sum over images n and positions p of wide[n, k:k+4, p] times
-    images[n, offset[t:t+3] + p]: 12 vector sums over all images and positions, whose
-    lanes are added up once, at the end."""
-    L = lanes_of(images[0])
+def gradient_tile(wide, images, offset, starts, k, t, acc):
+    """acc[k:k+4, t:t+3] = sum over images n and the vectors of positions that start at
+    ``starts`` of wide[n, k:k+4, p] times images[n, offset[t:t+3] + p]: 12 vector sums
+    over all images and positions, whose lanes are added up once, at the end."""
     s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s30 = s31 = s32 = splat(images[0], 0.0)
     for i in range(images.shape[0]):
         image, d0, d1, d2, d3 = images[i], wide[i, k], wide[i, k + 1], wide[i, k + 2], wide[i, k + 3]
         o0, o1, o2 = offset[t], offset[t + 1], offset[t + 2]
-        for p in range(0, wide.shape[2], L):
+        for q in range(starts.size):
+            p = starts[q]
             u0, u1, u2 = load(image, o0 + p), load(image, o1 + p), load(image, o2 + p)
             v = load(d0, p)
             s00, s01, s02 = fma(v, u0, s00), fma(v, u1, s01), fma(v, u2, s02)
@@ -205,27 +207,31 @@ def gradient_tile(wide, images, offset, k, t, acc):
 
 
 @conv_kernel
-def _weight_gradient(x, dy, offset, partial, ph, pw):
-    """partial[g, k, t] = sum over the images n of group g and positions p of
-    dy_wide[n, k, p] * image_n[offset[t] + p]."""
+def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
+    """partial[g, k, t] = sum over the images n of group g and the positions p of the
+    vectors that start at ``starts`` of dy_wide[n, k, p] * image_n[offset[t] + p];
+    bias_partial[g, k] = sum over the images n of group g of dy[n, k]."""
     N, C = x.shape[0], x.shape[1]
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
-    positions = padded(OH * Wp, lanes_of(x))
+    positions = max(OH * Wp, starts[-1] + lanes_of(x))
     image_size = max(offset.max() + positions, C * Hp * Wp)
     groups = partial.shape[0]
     for g in prange(groups):
         first, last = g * N // groups, (g + 1) * N // groups
         images = np.empty((last - first, image_size), x.dtype)
         wide = np.zeros((last - first, partial.shape[1], positions), x.dtype)
+        for k in range(K):
+            bias_partial[g, k] = 0.0
         for n in range(first, last):
             flatten_planes(x, n, images[n - first], Hp, Wp, ph, pw)
             for k in range(K):
                 for i in range(OH):
                     copy(OW, dy[n, k, i], 1, wide[n - first, k, i * Wp :])
+                    bias_partial[g, k] += dy[n, k, i].sum()
         for k in range(0, partial.shape[1], TILE_FILTERS):
             for t in range(0, partial.shape[2], GRADIENT_TAPS):
-                gradient_tile(wide, images, offset, k, t, partial[g])
+                gradient_tile(wide, images, offset, starts, k, t, partial[g])
 
 
 @functools.lru_cache(maxsize=256)
@@ -238,6 +244,14 @@ def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
     offset[: C * R * S] = (rows[:, None, None] + planes[:, None] + columns).reshape(-1)
     offset.flags.writeable = False
     return offset
+
+
+@functools.lru_cache(maxsize=256)
+def _starts(OH, OW, Wp, lanes):
+    """:func:`vector_starts`, kept per shape (read-only)."""
+    starts = np.array(vector_starts(OH, OW, Wp, lanes, 1), np.int64)
+    starts.flags.writeable = False
+    return starts
 
 
 @functools.lru_cache(maxsize=256)
@@ -278,12 +292,17 @@ def input_gradient(dy, w, dx, g):
     _run_correlation(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation)
 
 
-def weight_gradient(dy, x, dw, g):
-    """Write dw = dL/dw into dw (stride 1)."""
+def parameter_gradients(dy, x, dw, db, g):
+    """Write dw = dL/dw and db = dL/db into dw and db (stride 1)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
-    partial = np.empty((batch_groups(g.N), padded(g.K, TILE_FILTERS), padded(T, GRADIENT_TAPS)), x.dtype)
-    offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, g.W + 2 * pw, dh, dwl, partial.shape[2])
-    _weight_gradient(x, dy, offset, partial, ph, pw)
+    groups = batch_groups(g.N)
+    partial = np.empty((groups, padded(g.K, TILE_FILTERS), padded(T, GRADIENT_TAPS)), x.dtype)
+    bias_partial = np.empty((groups, g.K))
+    Wp = g.W + 2 * pw
+    offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, partial.shape[2])
+    starts = _starts(dy.shape[2], dy.shape[3], Wp, VECTOR_BYTES // x.itemsize)
+    _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
+    db[...] = bias_partial.sum(axis=0)
