@@ -39,6 +39,8 @@ CONV_CONFIGS = [
     # stride-1 kernels leave out), and padding wider than the kernel (dx crops dy)
     dict(x=(1, 2, 6, 30), w=(3, 2, 3, 2), stride=(1, 1), padding=(2, 1), dilation=(2, 1)),
     dict(x=(1, 1, 5, 5), w=(2, 1, 2, 2), stride=(1, 1), padding=(2, 2), dilation=(1, 1)),
+    # no padding: the stride-1 kernels read the images in place, but for the last ones
+    dict(x=(3, 2, 5, 20), w=(3, 2, 2, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1)),
     # more output positions than one band of the stride-1 kernels (shifted.BAND)
     dict(x=(1, 2, 40, 40), w=(5, 2, 3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1)),
 ]

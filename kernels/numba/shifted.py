@@ -14,6 +14,9 @@ and add up no lanes:
   (the last Wp - OW of them are never used), so that tap (c, r, s) reads
   ``image[offset[t] + p]`` with ``offset[t] = c*Hp*Wp + r*dh*Wp + s*dw``: for every
   tap, a run of output positions is one contiguous run of the image, read without a copy.
+  Without padding, x[n] already is its flattened planes: the forward reads it in place
+  (lenet_c2: 1.3x faster), but for the last images of the batch, whose reads past
+  their planes (into the unused columns) would run past the end of x.
 * **Forward: register tiles along the planes.**
   ``acc[k, p] = b[k] + sum over t of w[k, t] * image[offset[t] + p]`` is computed for
   4 filters x 3 SIMD vectors of positions at a time (:func:`register_tile`, with the
@@ -167,9 +170,15 @@ def _correlate(x, wt, b, offset, table, y, ph, pw):
     band = max(1, BAND // (TILE_VECTORS * lanes_of(x)))
     positions = table[-1, TILE_VECTORS - 1] + lanes_of(x)
     image_size = max(offset.max() + positions, C * Hp * Wp)
+    planes = x.reshape(-1)
     for n in prange(N):
-        image = np.empty(image_size, x.dtype)
-        flatten_planes(x, n, image, Hp, Wp, ph, pw)
+        if ph == 0 and pw == 0 and n * C * Hp * Wp + image_size <= planes.size:
+            # x[n] is its own flattened planes; the reads past them (the unused
+            # columns and the vectors past the planes) land in x[n + 1] or later
+            image = planes[n * C * Hp * Wp :]
+        else:
+            image = np.empty(image_size, x.dtype)
+            flatten_planes(x, n, image, Hp, Wp, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
         for first in range(0, table.shape[0], band):
             for k in range(0, wt.shape[0], TILE_FILTERS):
