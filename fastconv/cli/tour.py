@@ -53,14 +53,16 @@ STEPS = [
          "cache blocking and SIMD near the machine's peak."),
     Step("numba:direct", "Numba: one tap at a time over whole planes, in SIMD register tiles",
          "fastconv.kernels.numba.shifted",
-         (("for t in range(offset.size):", "s30, s31, s32 = fma(first, v, s30)"),),
-         "Back to loops, compiled by Numba. Each thread takes one image and flattens its padded "
-         "planes one after the other; output (i, j) is computed at position i*Wp + j of a 'wide' "
-         "row, so that every tap (c, r, s) of every output reads one contiguous run of the image: "
-         "no window is copied. The loop over the C*R*S taps keeps 12 sums in vector registers, 4 "
-         "filters x 3 vectors of positions (`load`, `splat` and `fma` from `simd.py`, a few lines "
-         "of LLVM IR each, since Numba has no vector type): per tap 3 vector loads and 4 broadcast "
-         "weights feed 12 fused multiply-adds, the recipe of a BLAS micro-kernel."),
+         (("for t in range(taps.size):", "s30, s31, s32 = fma(first, v, s30)"),),
+         "Back to loops, compiled by Numba. Each thread takes one image, its padded planes "
+         "flattened one after the other (an image without padding already is, and is read in "
+         "place); output (i, j) is computed at position i*Wp + j of a 'wide' row, so that every "
+         "tap (c, r, s) of every output reads one contiguous run of the image: no window is "
+         "copied. The loop over the C*R*S taps keeps 12 sums in vector registers, 4 filters x 3 "
+         "vectors of positions (`load`, `splat` and `fma` from `simd.py`, a few lines of LLVM IR "
+         "each, since Numba has no vector type): per tap 3 vector loads and 4 broadcast weights "
+         "feed 12 fused multiply-adds, the recipe of a BLAS micro-kernel. The vectors start where "
+         "outputs are used, skipping the columns past each row's end."),
     Step("numba:im2col", "Numba: compiled im2col + BLAS", "fastconv.kernels.numba.im2col",
          (("for chunk in _chunks(g):", "_images_from_columns(w2d @ col"),),
          "The NumPy recipe with its copies compiled and parallel: im2col writes each (image, tap) "
