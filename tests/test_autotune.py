@@ -49,6 +49,22 @@ def test_auto_picks_the_fastest_but_never_one_that_disagrees_with_naive(fresh_ca
     assert chosen and not chosen[0].startswith("numpy")
 
 
+def test_agreement_allows_rounding_on_the_scale_of_the_whole_output():
+    """Large sums that cancel to nearly zero differ by the rounding of their terms: a
+    kernel off by 1e-3 there, on an output in the hundreds, is right; off by 1 is wrong."""
+    reference = np.array([[250.0, -180.0], [1e-6, 40.0]], dtype=np.float32)
+    rounded, wrong = reference.copy(), reference.copy()
+    rounded[1, 0] += 1e-3
+    wrong[1, 0] += 1.0
+    assert autotune._agrees((rounded, None), (reference, None))
+    assert not autotune._agrees((wrong, None), (reference, None))
+    tiny = np.full(4, 1e-6)  # an output that small keeps the absolute floor of 1e-4
+    assert not autotune._agrees(tiny + 1e-3, tiny)
+    nan = reference.copy()
+    nan[0, 0] = np.nan
+    assert autotune._agrees(nan, nan) and not autotune._agrees(reference, nan)
+
+
 def test_auto_judges_kernels_by_their_median_time_not_one_lucky_call(fresh_cache, monkeypatch):
     samples = {}
 
