@@ -31,6 +31,8 @@ def _direct_kernel(ftype):
         The naive loops visit the outputs one after another; here all N*K*OH*OW of
         them run at once. Each thread still re-reads its window of x and the whole
         filter w[k] from global memory (only the caches help), so it is memory-bound.
+        Taps on the padding multiply a zero, as in the naive kernel (an infinite weight
+        makes NaN there too).
         """
         index = cuda.grid(1)
         K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
@@ -42,11 +44,10 @@ def _direct_kernel(ftype):
             for c in range(C):
                 for r in range(R):
                     h = i * sh + r * dh - ph
-                    if 0 <= h < H:
-                        for s in range(S):
-                            v = j * sw + s * dw - pw
-                            if 0 <= v < W:
-                                acc += x[n, c, h, v] * w[k, c, r, s]
+                    for s in range(S):
+                        v = j * sw + s * dw - pw
+                        pixel = x[n, c, h, v] if 0 <= h < H and 0 <= v < W else ftype(0)
+                        acc += pixel * w[k, c, r, s]
             y[n, k, i, j] = acc + b[k]
 
     return conv2d_direct
