@@ -7,6 +7,8 @@ tested with every other backend in test_kernels.py and friends).
 * Results do not depend on the number of threads.
 * Kernels compile once per dtype, not once per shape.
 * ``algorithm=None`` follows :func:`choose_algorithm`.
+* Both layouts of the stride-1 kernels (SIMD lanes along the positions or along the
+  filters) agree with the naive kernels, whichever one a shape would choose.
 """
 import os
 import subprocess
@@ -20,6 +22,7 @@ import pytest
 import fastconv.functional as F
 from fastconv.backends import available_backends
 from fastconv.shapes import conv2d_geometry
+from helpers import assert_close
 
 pytestmark = pytest.mark.skipif("numba" not in available_backends(), reason="numba backend unavailable")
 
@@ -65,6 +68,8 @@ def run_everything(dtype):
             y = F.conv2d(x, w, b, **args, backend=spec)
             dy = rng.standard_normal(y.shape).astype(dtype)
             outputs += [y, *F.conv2d_backward(dy, x, w, **args, backend=spec)]
+        if args["stride"] == (1, 1):
+            outputs += stride_one_layouts(x, w, b, y, args)
     for config in POOL_CONFIGS:
         x = rng.standard_normal(config["x"]).astype(dtype)
         args = {k: config[k] for k in ("kernel_size", "stride", "padding")}
@@ -73,6 +78,69 @@ def run_everything(dtype):
             dy = rng.standard_normal(y.shape).astype(dtype)
             outputs += [y, getattr(F, f"{kind}_pool2d_backward")(dy, x, **args, backend="numba")]
     return outputs
+
+
+LAYOUTS = ("positions", "filters")
+
+
+def stride_one_layouts(x, w, b, dy, args):
+    """y and dx of the stride-1 kernels with the lanes along each axis, in poisoned buffers."""
+    from fastconv.kernels.numba import shifted
+
+    g = conv2d_geometry(x, w, b, **args)
+    outputs = []
+    for along in LAYOUTS:
+        y, dx = np.full(g.output_shape, np.nan, x.dtype), np.full(g.input_shape, np.nan, x.dtype)
+        shifted.forward(x, w, b, y, g, along)
+        shifted.input_gradient(dy.astype(x.dtype), w, dx, g, along)
+        outputs += [y, dx]
+    return outputs
+
+
+# Shapes for the stride-1 layouts: K and C beyond one tile of filters (32 float32) and
+# not a multiple of it, rows of 14 (two vectors with 2 lanes left over), dilation
+STRIDE_ONE_CONFIGS = [
+    dict(x=(3, 16, 14, 14), w=(32, 16, 5, 5), padding=(2, 2), dilation=(1, 1)),
+    dict(x=(2, 40, 9, 13), w=(36, 40, 3, 2), padding=(1, 0), dilation=(2, 1)),
+    dict(x=(2, 5, 11, 11), w=(64, 5, 3, 3), padding=(0, 0), dilation=(1, 1)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", STRIDE_ONE_CONFIGS + [c for c in CONV_CONFIGS if c["stride"] == (1, 1)])
+@pytest.mark.parametrize("finite", [True, False])
+def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
+    """Each layout, forced, on every stride-1 shape: random values, or weights with inf and
+    NaN (whose products with the padding's zeros are NaN, as in the naive forward; dx
+    multiplies the zeros around dy too, so conv.py sends such weights to im2col)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(config["x"]).astype(dtype)
+    w = rng.standard_normal(config["w"]).astype(dtype)
+    b = rng.standard_normal(config["w"][0]).astype(dtype)
+    if not finite:
+        w[0, 0, 0, -1], w[-1, -1, -1, 0] = np.inf, np.nan
+    args = dict(stride=(1, 1), padding=config["padding"], dilation=config["dilation"])
+    y = F.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **args, backend="naive")
+    dy = rng.standard_normal(y.shape)
+    dx = F.conv2d_backward(dy, x.astype(np.float64), w.astype(np.float64), **args, backend="naive")[0]
+    outputs = stride_one_layouts(x, w, b, dy, args)
+    for along, got_y, got_dx in zip(LAYOUTS, outputs[::2], outputs[1::2]):
+        assert_close(got_y, y, dtype, f"forward, lanes along the {along}")
+        if finite:
+            assert_close(got_dx, dx, dtype, f"dx, lanes along the {along}")
+
+
+def test_lanes_go_along_the_filters_where_rows_waste_them():
+    """mnist_c2 (rows of 14: 16 lanes each) and keras_c2 (K = 64) take the filters;
+    resnet_3x3 (rows of 56) and K = 16 (half a tile of filters) the positions."""
+    from fastconv.kernels.numba import shifted
+
+    lanes = 8  # float32
+    assert shifted._layout(14, 14, 18, lanes, 32, 5, 1, 16 * 5, 2, 16) == "filters"
+    assert shifted._layout(11, 11, 13, lanes, 64, 3, 1, 32 * 3, 0, 13) == "filters"
+    assert shifted._layout(56, 56, 58, lanes, 64, 3, 1, 64 * 3, 1, 57) == "positions"
+    assert shifted._layout(14, 14, 18, lanes, 16, 5, 1, 32 * 5, 2, 16) == "positions"
 
 
 def vector_sum(row, count):
@@ -86,9 +154,16 @@ def vector_sum(row, count):
     return out
 
 
+def spread(row, i):
+    """row[i] in every lane of a vector, stored."""
+    out = np.empty(simd.lanes_of(row), row.dtype)
+    simd.store(out, 0, simd.broadcast(row, i))
+    return out
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_simd_vectors_compute_what_their_numpy_versions_do(dtype):
-    """load, store, splat and fma compiled (LLVM vectors) and interpreted (NumPy arrays,
+    """load, store, splat, broadcast and fma compiled (LLVM vectors) and interpreted (NumPy arrays,
     what NUMBA_DISABLE_JIT runs) agree, from unaligned offsets too."""
     rng = np.random.default_rng(5)
     lanes = simd.VECTOR_BYTES // np.dtype(dtype).itemsize
@@ -98,6 +173,9 @@ def test_simd_vectors_compute_what_their_numpy_versions_do(dtype):
     np.testing.assert_allclose(compiled(row, 3), expected, rtol=1e-6)
     np.testing.assert_allclose(vector_sum(row, 3), expected, rtol=1e-6)
     np.testing.assert_allclose(compiled(row[1:], 1), 2 * row[1:lanes + 1] + 1, rtol=1e-6)
+    for i in (0, 3 * lanes):
+        np.testing.assert_array_equal(numba.njit(spread)(row, i), np.full(lanes, row[i]))
+        np.testing.assert_array_equal(spread(row, i), np.full(lanes, row[i]))
 
 
 def test_simd_rows_must_be_contiguous_float_vectors():
@@ -114,12 +192,17 @@ def test_no_kernel_indexes_out_of_bounds():
         """
         import numba
         import numpy as np
-        from test_numba import run_everything, vector_sum
+        from test_numba import run_everything, spread, vector_sum
         assert numba.config.BOUNDSCHECK
         run_everything(np.float64)
         try:  # the SIMD loads check their bounds too
             numba.njit(vector_sum)(np.zeros(9), 3)  # 3 vectors of 4 float64: 12 > 9
             raise SystemExit("a SIMD load past the end of its row went unchecked")
+        except IndexError:
+            pass
+        try:
+            numba.njit(spread)(np.zeros(9), 9)
+            raise SystemExit("a SIMD broadcast past the end of its row went unchecked")
         except IndexError:
             pass
         print("in bounds")
@@ -157,9 +240,10 @@ def test_results_do_not_depend_on_the_thread_count():
 def test_kernels_compile_once_per_dtype_not_per_shape():
     run_everything(np.float32)
     run_everything(np.float64)
-    from fastconv.kernels.numba import direct, im2col, pool, shifted
+    from fastconv.kernels.numba import direct, filter_lanes, im2col, pool, shifted
 
-    kernels = [getattr(module, name) for module in (direct, im2col, pool, shifted) for name in dir(module)
+    kernels = [getattr(module, name) for module in (direct, filter_lanes, im2col, pool, shifted)
+               for name in dir(module)
                if isinstance(getattr(module, name), numba.core.registry.CPUDispatcher)]
     assert kernels
     for kernel in kernels:

@@ -62,7 +62,9 @@ STEPS = [
          "vectors of positions (`load`, `splat` and `fma` from `simd.py`, a few lines of LLVM IR "
          "each, since Numba has no vector type): per tap 3 vector loads and 4 broadcast weights "
          "feed 12 fused multiply-adds, the recipe of a BLAS micro-kernel. The vectors start where "
-         "outputs are used, skipping the columns past each row's end."),
+         "outputs are used, skipping the columns past each row's end. Where rows still waste "
+         "lanes (14 outputs in 2 vectors of 8) and there are 32 filters or more, "
+         "`filter_lanes.py` puts the filters in the lanes instead and broadcasts the pixels."),
     Step("numba:im2col", "Numba: compiled im2col + BLAS", "fastconv.kernels.numba.im2col",
          (("for chunk in _chunks(g):", "_images_from_columns(w2d @ col"),),
          "The NumPy recipe with its copies compiled and parallel: im2col writes each (image, tap) "

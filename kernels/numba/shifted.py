@@ -8,15 +8,14 @@ adding up its SIMD lanes, which costs as much as the arithmetic when T is short
 (T = 25 for LeNet's first layer, 150 for its second). These kernels copy no windows
 and add up no lanes:
 
-* **Flattened planes.** A task copies its image into ``image``, each channel's plane
-  padded and flattened: row h of plane c starts at ``c*Hp*Wp + h*Wp``. Output pixel
-  (i, j) is computed at position ``p = i*Wp + j`` of a *wide* output row of Wp pixels
-  (the last Wp - OW of them are never used), so that tap (c, r, s) reads
-  ``image[offset[t] + p]`` with ``offset[t] = c*Hp*Wp + r*dh*Wp + s*dw``: for every
-  tap, a run of output positions is one contiguous run of the image, read without a copy.
-  Without padding, x[n] already is its flattened planes: the forward reads it in place
-  (lenet_c2: 1.3x faster), but for the last images of the batch, whose reads past
-  their planes (into the unused columns) would run past the end of x.
+* **Flattened planes** (:mod:`.planes`). A task works on its image's padded planes,
+  flattened one after the other. Output pixel (i, j) is computed at position ``p =
+  i*Wp + j`` of a *wide* output row of Wp pixels (the last Wp - OW of them are never
+  used), so that tap t reads ``image[offset[t] + p]``: for every tap, a run of output
+  positions is one contiguous run of the image, read without a copy. Without padding,
+  x[n] already is its flattened planes: the forward reads it in place (lenet_c2: 1.3x
+  faster), but for the last images of the batch, whose reads past their planes (into
+  the unused columns) would run past the end of x.
 * **Forward: register tiles along the planes.**
   ``acc[k, p] = b[k] + sum over t of w[k, t] * image[offset[t] + p]`` is computed for
   4 filters x 3 SIMD vectors of positions at a time (:func:`register_tile`, with the
@@ -28,7 +27,7 @@ and add up no lanes:
   never keeps sums in registers across an outer loop). The planes go :data:`BAND`
   positions at a time, filter tile by filter tile, so that the image band and the
   weights of a tile stay in cache.
-* **Less work than the wide rows** (:func:`tile_table`, once per shape): a vector
+* **Less work than the wide rows** (:func:`.planes.tile_table`, once per shape): a vector
   starts at the first used position after the previous vector, so vectors skip the
   unused columns that they would cover whole (lenet_c2: 15 vectors for its 10 rows of
   14 instead of 18). Taps go kernel row by kernel row, and a tile leaves out the kernel
@@ -44,6 +43,9 @@ and add up no lanes:
   once per group. Groups of images sum in parallel, in a fixed order, and add up db
   while they lay out dy. The zeros of the unused columns multiply pixels of x: exact
   only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
+* **Or the lanes along the filters** (:mod:`.filter_lanes`), where rows waste lanes
+  and K fills whole tiles of filters: mnist_c2's rows of 14 take 16 lanes each. Which
+  one computes fewer products is known from the tile tables alone (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
@@ -57,68 +59,23 @@ import functools
 
 import numpy as np
 
+from . import filter_lanes
 from .jit import batch_groups, conv_kernel, helper, prange
+from .planes import flatten_planes, planes_of, position_starts, tap_offsets, tiles
 from .rows import copy
 from .simd import VECTOR_BYTES, fma, lane_sum, lanes_of, load, splat, store
 from .tiles import padded, tiled
-from .windows import valid_outputs
 
 #: Positions of the wide output planes that one pass of all filters covers.
 BAND = 1024
 #: Filters and vectors of positions in one :func:`register_tile`.
 TILE_FILTERS, TILE_VECTORS = 4, 3
+#: :func:`_layout` puts the lanes along the filters where that computes at most this
+#: share of the products: measured, :mod:`.filter_lanes` gained 1.03-1.12x where it
+#: computed 0.79-0.85 of them, and nothing at 0.96 (resnet_3x3).
+FILTER_LANES_WORK = 0.9
 #: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
 GRADIENT_TAPS = 3
-
-
-@helper
-def flatten_planes(x, n, image, Hp, Wp, ph, pw):
-    """image = the planes of x[n] padded by (ph, pw) on each side (cropped where that is
-    negative) and flattened, one after the other; zeros after them."""
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    image[:] = 0.0
-    h_lo, h_hi = valid_outputs(Hp, H, 1, ph)
-    w_lo, w_hi = valid_outputs(Wp, W, 1, pw)
-    for c in range(C):
-        for h in range(h_lo, h_hi):
-            copy(w_hi - w_lo, x[n, c, h, w_lo:], 1, image[(c * Hp + h + ph) * Wp + w_lo + pw :])
-
-
-@helper
-def vector_starts(OH, OW, Wp, lanes, multiple):
-    """Where the SIMD vectors of positions start, in order: each one at the first used
-    position (column < OW) after the end of the one before, so that vectors skip the
-    unused columns they would cover whole; padded to a multiple of ``multiple`` vectors
-    with vectors past the planes."""
-    starts = [0]
-    p = lanes
-    while p < OH * Wp or len(starts) % multiple:
-        if p % Wp >= OW and p < OH * Wp:
-            p = (p // Wp + 1) * Wp
-            continue
-        starts.append(p)
-        p += lanes
-    return starts
-
-
-@helper
-def tile_table(OH, OW, Wp, lanes, R, dh, taps_per_row, data_lo, data_hi):
-    """One row per register tile: the starts of its three vectors, then the range
-    [t_lo, t_hi) of the taps it sums. Taps go kernel row by kernel row (t = (r*C + c)*S
-    + s), and a tile leaves out the kernel rows r whose image rows (output row + r*dh)
-    are all zeros, outside the rows data_lo <= h < data_hi that hold pixels, for every
-    output row the tile covers."""
-    starts = vector_starts(OH, OW, Wp, lanes, TILE_VECTORS)
-    table = np.empty((len(starts) // TILE_VECTORS, TILE_VECTORS + 2), np.int64)
-    for v in range(table.shape[0]):
-        for u in range(TILE_VECTORS):
-            table[v, u] = starts[v * TILE_VECTORS + u]
-        first = table[v, 0] // Wp
-        last = min(OH - 1, (table[v, TILE_VECTORS - 1] + lanes - 1) // Wp)
-        r_lo = max(0, -((last - data_lo) // dh))
-        r_hi = max(r_lo, min(R, (data_hi - 1 - first) // dh + 1))
-        table[v, TILE_VECTORS], table[v, TILE_VECTORS + 1] = r_lo * taps_per_row, r_hi * taps_per_row
-    return table
 
 
 @helper
@@ -170,15 +127,8 @@ def _correlate(x, wt, b, offset, table, y, ph, pw):
     band = max(1, BAND // (TILE_VECTORS * lanes_of(x)))
     positions = table[-1, TILE_VECTORS - 1] + lanes_of(x)
     image_size = max(offset.max() + positions, C * Hp * Wp)
-    planes = x.reshape(-1)
     for n in prange(N):
-        if ph == 0 and pw == 0 and n * C * Hp * Wp + image_size <= planes.size:
-            # x[n] is its own flattened planes; the reads past them (the unused
-            # columns and the vectors past the planes) land in x[n + 1] or later
-            image = planes[n * C * Hp * Wp :]
-        else:
-            image = np.empty(image_size, x.dtype)
-            flatten_planes(x, n, image, Hp, Wp, ph, pw)
+        image = planes_of(x, n, image_size, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
         for first in range(0, table.shape[0], band):
             for k in range(0, wt.shape[0], TILE_FILTERS):
@@ -244,61 +194,53 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
 
 
 @functools.lru_cache(maxsize=256)
-def _offsets(C, R, S, Hp, Wp, dh, dw, taps):
-    """offset[t] of tap t = (r*C + c)*S + s in the flattened planes; the taps added up to
-    ``taps`` (whole tiles of dw) read the zeros past the planes (not the image: 0 * inf
-    would be NaN). Kept per shape (read-only): a layer asks for the same ones every step."""
-    rows, planes, columns = np.arange(R) * dh * Wp, np.arange(C) * Hp * Wp, np.arange(S) * dw
-    offset = np.full(taps, C * Hp * Wp, np.int64)
-    offset[: C * R * S] = (rows[:, None, None] + planes[:, None] + columns).reshape(-1)
-    offset.flags.writeable = False
-    return offset
+def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
+    """The axis that the SIMD lanes run along for this correlation: the filters
+    (:mod:`.filter_lanes`) where that computes at most :data:`FILTER_LANES_WORK` of the
+    products that vectors of positions compute (rows that waste lanes, K a multiple of 4
+    vectors), else the positions."""
+    table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, taps_per_row, data_lo, data_hi)
+    single = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, taps_per_row, data_lo, data_hi)
+    taps = lambda t: int((t[:, -1] - t[:, -2]).sum())
+    along_positions = taps(table) * TILE_VECTORS * lanes * padded(K, TILE_FILTERS)
+    along_filters = taps(single) * filter_lanes.TILE_POSITIONS * padded(K, filter_lanes.FILTER_VECTORS * lanes)
+    return "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
 
 
-@functools.lru_cache(maxsize=256)
-def _starts(OH, OW, Wp, lanes):
-    """:func:`vector_starts`, kept per shape (read-only)."""
-    starts = np.array(vector_starts(OH, OW, Wp, lanes, 1), np.int64)
-    starts.flags.writeable = False
-    return starts
-
-
-@functools.lru_cache(maxsize=256)
-def _tiles(OH, OW, Wp, lanes, R, dh, taps_per_row, data_lo, data_hi):
-    """:func:`tile_table`, kept per shape (read-only)."""
-    table = tile_table(OH, OW, Wp, lanes, R, dh, taps_per_row, data_lo, data_hi)
-    table.flags.writeable = False
-    return table
-
-
-def _run_correlation(x, weights, bias, y, R, S, padding, dilation):
+def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
     """y = correlation of x padded by ``padding`` with weights (K, R*C*S, taps kernel row
-    by kernel row), plus bias. Kernel rows that read only zero rows of the padding are
-    left out, unless a weight is infinite or NaN (0 * inf is NaN in the naive sums)."""
+    by kernel row), plus bias, with the SIMD lanes ``along`` "positions" or "filters"
+    (None: :func:`_layout` chooses). Kernel rows that read only zero rows of the padding
+    are left out, unless a weight is infinite or NaN (0 * inf is NaN in the naive sums)."""
     (ph, pw), (dh, dw) = padding, dilation
     C, H, W = x.shape[1:]
-    wt, bt = tiled(weights, bias, TILE_FILTERS, 1)
+    K, OH, OW = y.shape[1:]
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    offset = _offsets(C, R, S, Hp, Wp, dh, dw, wt.shape[1])
     # the image rows that count: those holding pixels, or all of them
     rows = (max(0, ph), min(Hp, ph + H)) if np.isfinite(weights).all() else (0, Hp)
-    table = _tiles(y.shape[2], y.shape[3], Wp, VECTOR_BYTES // x.itemsize, R, dh, C * S, *rows)
-    _correlate(x, wt, bt, offset, table, y, ph, pw)
+    lanes = VECTOR_BYTES // x.itemsize
+    if (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
+        table = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, C * S, *rows)
+        offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights.shape[1])
+        filter_lanes.correlate(x, weights, bias, y, offset, table, ph, pw)
+        return
+    wt, bt = tiled(weights, bias, TILE_FILTERS, 1)
+    table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, C * S, *rows)
+    _correlate(x, wt, bt, tap_offsets(C, R, S, Hp, Wp, dh, dw, wt.shape[1]), table, y, ph, pw)
 
 
-def forward(x, w, b, y, g):
+def forward(x, w, b, y, g, along=None):
     """Write conv2d(x, w, b) into y (geometry g, stride 1); b is an array."""
-    _run_correlation(x, w.transpose(0, 2, 1, 3).reshape(g.K, -1), b, y, g.R, g.S, g.padding,
-                     g.dilation)
+    correlate(x, w.transpose(0, 2, 1, 3).reshape(g.K, -1), b, y, g.R, g.S, g.padding, g.dilation, along)
 
 
-def input_gradient(dy, w, dx, g):
+def input_gradient(dy, w, dx, g, along=None):
     """Write dx = dL/dx into dx (stride 1): dy, padded by the kernel extent minus the
     padding, correlated with the flipped kernel."""
     (dh, dw), (ph, pw) = g.dilation, g.padding
     flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3).reshape(g.C, -1)
     around = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
-    _run_correlation(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation)
+    correlate(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation, along)
 
 
 def parameter_gradients(dy, x, dw, db, g):
@@ -309,8 +251,8 @@ def parameter_gradients(dy, x, dw, db, g):
     partial = np.empty((groups, padded(g.K, TILE_FILTERS), padded(T, GRADIENT_TAPS)), x.dtype)
     bias_partial = np.empty((groups, g.K))
     Wp = g.W + 2 * pw
-    offset = _offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, partial.shape[2])
-    starts = _starts(dy.shape[2], dy.shape[3], Wp, VECTOR_BYTES // x.itemsize)
+    offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, partial.shape[2])
+    starts = position_starts(dy.shape[2], dy.shape[3], Wp, VECTOR_BYTES // x.itemsize)
     _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)

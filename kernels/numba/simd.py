@@ -9,6 +9,7 @@ few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
 * ``load(row, i)``: the vector ``row[i : i + lanes]`` (unaligned);
 * ``store(row, i, v)``: ``row[i : i + lanes] = v``;
 * ``splat(row, value)``: ``value`` in every lane (the dtype of ``row``);
+* ``broadcast(row, i)``: ``row[i]`` in every lane (one load, no test for a negative i);
 * ``fma(a, b, c)``: ``a * b + c`` lane by lane, one fused multiply-add;
 * ``lane_sum(v)``: the sum of v's lanes, first to last.
 
@@ -107,6 +108,23 @@ def _splat(typingctx, row, value):
 
 
 @intrinsic
+def _broadcast(typingctx, row, index):
+    _check_row(row)
+    vector = Vector(row.dtype)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        scalar = builder.load(builder.gep(data, [index]))
+        first = ir.Constant(ir.IntType(32), 0)
+        one = builder.insert_element(ir.Constant(context.get_value_type(vector), ir.Undefined), scalar, first)
+        everywhere = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
+        return builder.shuffle_vector(one, one, everywhere)
+
+    return vector(row, index), codegen
+
+
+@intrinsic
 def _fma(typingctx, a, b, c):
     def codegen(context, builder, sig, args):
         product = builder.fmul(args[0], args[1], flags=("contract",))
@@ -140,6 +158,10 @@ def store(row, index, value):
 
 def splat(row, value):
     return np.full(lanes_of(row), value, row.dtype)
+
+
+def broadcast(row, index):
+    return splat(row, row[index])
 
 
 def fma(a, b, c):
@@ -184,6 +206,16 @@ def _store_impl(row, index, value):
 @overload(splat)
 def _splat_impl(row, value):
     return lambda row, value: _splat(row, value)
+
+
+@overload(broadcast)
+def _broadcast_impl(row, index):
+    if config.BOUNDSCHECK:
+        def checked(row, index):
+            _inside(row, index, 1)
+            return _broadcast(row, index)
+        return checked
+    return lambda row, index: _broadcast(row, index)
 
 
 @overload(fma)

@@ -1,0 +1,110 @@
+"""conv2d with stride 1, its SIMD vectors along the filters instead of the positions.
+
+:mod:`.shifted` puts consecutive output positions in the lanes of a vector. Where a row
+has a width that is not a multiple of the lanes, its last vector is partly wasted:
+mnist_c2's 14 outputs per row take 2 vectors of 8, and its 28 vectors per image round
+up to 30 for its tiles, 240 lanes computed for 196 outputs. The filters are another
+axis to put in the lanes, with no waste when K is a multiple of 32 (float32), and every
+output position can be used, in any order:
+
+* **Register tiles of 3 positions x 4 vectors of filters.** For each tap t,
+  :func:`filter_tile` loads the weights of 4*lanes filters (4 vectors, laid out
+  ``wk[t, filter]``) and broadcasts the pixel that each of its 3 positions reads,
+  ``image[offset[t] + p]``, to all lanes: 12 fused multiply-adds per 7 loads, as in
+  :func:`.shifted.register_tile` with the roles of the two operands swapped. (6
+  positions x 2 vectors, for K = 16, kept too many broadcasts alive: LLVM spilled them
+  to the stack and the kernel ran 2x slower.)
+* **Positions one by one** (:func:`.planes.tile_table` with lanes = 1): all OH*OW of
+  them, in tiles of 3 (mnist_c2: 198 computed for 196), the taps of zero padding
+  rows left out as in :mod:`.shifted`.
+* **Transposed at the end.** The sums come out as ``acc[position, filter]``; a task
+  copies them to y[n] (channels first) once all filters are done: one more pass over
+  y, 3-5% of the kernel's time.
+
+Measured against :mod:`.shifted` (float32, 2 threads, same process, alternating): 1.03-
+1.13x faster on mnist_c2 forward, 1.04-1.11x on keras_c2 forward and dx, none on
+resnet_3x3, whose 56-wide rows waste no lanes. That is less than the 1.2x fewer
+products: the transposition, and the weights of 32 filters (51 KB for mnist_c2) read
+from L2 for every tile. (Blocking the taps to keep those weights in L1 was 1.2x slower:
+the sums went through memory once per block.)
+"""
+import numpy as np
+
+from .jit import conv_kernel, helper, prange
+from .planes import planes_of
+from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store
+from .tiles import tiled
+
+#: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
+TILE_POSITIONS, FILTER_VECTORS = 3, 4
+
+
+@helper
+def filter_tile(image, offset, wk, b, f, tile, acc, q):
+    """acc[q:q+3, f:f+4*lanes] = b[f:f+4*lanes] + sum over the tile's taps t of
+    image[offset[t] + p] times wk[f // (4*lanes), t, :], for the tile's three positions
+    p: 12 running sums in registers, four vectors of filters per position."""
+    lanes = lanes_of(image)
+    width = FILTER_VECTORS * lanes
+    t_lo, t_hi = tile[3], tile[4]
+    # views, indexed by a counter from 0: no negative-index tests
+    taps, w = offset[t_lo:t_hi], wk[f // width, t_lo * width :]
+    im0, im1, im2 = image[tile[0]:], image[tile[1]:], image[tile[2]:]
+    s00 = s10 = s20 = load(b, f)
+    s01 = s11 = s21 = load(b, f + lanes)
+    s02 = s12 = s22 = load(b, f + 2 * lanes)
+    s03 = s13 = s23 = load(b, f + 3 * lanes)
+    for t in range(taps.size):
+        at, u = taps[t], t * width
+        first, second, third = broadcast(im0, at), broadcast(im1, at), broadcast(im2, at)
+        v = load(w, u)
+        s00, s10, s20 = fma(first, v, s00), fma(second, v, s10), fma(third, v, s20)
+        v = load(w, u + lanes)
+        s01, s11, s21 = fma(first, v, s01), fma(second, v, s11), fma(third, v, s21)
+        v = load(w, u + 2 * lanes)
+        s02, s12, s22 = fma(first, v, s02), fma(second, v, s12), fma(third, v, s22)
+        v = load(w, u + 3 * lanes)
+        s03, s13, s23 = fma(first, v, s03), fma(second, v, s13), fma(third, v, s23)
+    store(acc[q], f, s00)
+    store(acc[q], f + lanes, s01)
+    store(acc[q], f + 2 * lanes, s02)
+    store(acc[q], f + 3 * lanes, s03)
+    store(acc[q + 1], f, s10)
+    store(acc[q + 1], f + lanes, s11)
+    store(acc[q + 1], f + 2 * lanes, s12)
+    store(acc[q + 1], f + 3 * lanes, s13)
+    store(acc[q + 2], f, s20)
+    store(acc[q + 2], f + lanes, s21)
+    store(acc[q + 2], f + 2 * lanes, s22)
+    store(acc[q + 2], f + 3 * lanes, s23)
+
+
+@conv_kernel
+def _correlate(x, wk, b, offset, table, y, ph, pw):
+    """y[n, k, i, j] = b[k] + sum_t wk[k // width, t, k % width] * image_n[offset[t] +
+    i*Wp + j], image_n the planes of x[n] padded by (ph, pw), over the taps of the tiles
+    of ``table`` (single positions, in order: the i*OW + j-th is (i, j))."""
+    N, C = x.shape[0], x.shape[1]
+    K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
+    Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    image_size = max(offset.max() + table[-1, TILE_POSITIONS - 1] + 1, C * Hp * Wp)
+    for n in prange(N):
+        image = planes_of(x, n, image_size, ph, pw)
+        acc = np.empty((table.shape[0] * TILE_POSITIONS, b.size), x.dtype)
+        for f in range(0, b.size, FILTER_VECTORS * lanes_of(x)):
+            for v in range(table.shape[0]):
+                filter_tile(image, offset, wk, b, f, table[v], acc, v * TILE_POSITIONS)
+        out = y[n].reshape(K, OH * OW)
+        for k in range(K):
+            row = out[k]
+            for q in range(OH * OW):
+                row[q] = acc[q, k]
+
+
+def correlate(x, weights, bias, y, offset, table, ph, pw):
+    """y = correlation of x padded by (ph, pw) with weights (K, T) over the taps at
+    ``offset`` and the positions of ``table``, plus bias (an array or a number)."""
+    width = FILTER_VECTORS * VECTOR_BYTES // x.itemsize
+    wk, bk = tiled(weights, bias, width, 1)
+    wk = wk.reshape(-1, width, weights.shape[1]).transpose(0, 2, 1).reshape(wk.shape[0] // width, -1)
+    _correlate(x, wk, bk, offset, table, y, ph, pw)
