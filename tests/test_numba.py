@@ -69,7 +69,7 @@ def run_everything(dtype):
             dy = rng.standard_normal(y.shape).astype(dtype)
             outputs += [y, *F.conv2d_backward(dy, x, w, **args, backend=spec)]
         if args["stride"] == (1, 1):
-            outputs += stride_one_layouts(x, w, b, y, args)
+            outputs += stride_one_layouts(x, w, b, dy, args)
     for config in POOL_CONFIGS:
         x = rng.standard_normal(config["x"]).astype(dtype)
         args = {k: config[k] for k in ("kernel_size", "stride", "padding")}
@@ -84,16 +84,20 @@ LAYOUTS = ("positions", "filters")
 
 
 def stride_one_layouts(x, w, b, dy, args):
-    """y and dx of the stride-1 kernels with the lanes along each axis, in poisoned buffers."""
+    """y, dx, dw and db of the stride-1 kernels with the lanes along each axis, in
+    poisoned buffers."""
     from fastconv.kernels.numba import shifted
 
     g = conv2d_geometry(x, w, b, **args)
+    dy = dy.astype(x.dtype)
     outputs = []
     for along in LAYOUTS:
-        y, dx = np.full(g.output_shape, np.nan, x.dtype), np.full(g.input_shape, np.nan, x.dtype)
+        y, dx, dw, db = (np.full(shape, np.nan, x.dtype) for shape in (g.output_shape, g.input_shape,
+                                                                        g.weight_shape, (g.K,)))
         shifted.forward(x, w, b, y, g, along)
-        shifted.input_gradient(dy.astype(x.dtype), w, dx, g, along)
-        outputs += [y, dx]
+        shifted.input_gradient(dy, w, dx, g, along)
+        shifted.parameter_gradients(dy, x, dw, db, g, along)
+        outputs += [y, dx, dw, db]
     return outputs
 
 
@@ -111,9 +115,10 @@ STRIDE_ONE_CONFIGS = [
 @pytest.mark.parametrize("config", STRIDE_ONE_CONFIGS + [c for c in CONV_CONFIGS if c["stride"] == (1, 1)])
 @pytest.mark.parametrize("finite", [True, False])
 def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
-    """Each layout, forced, on every stride-1 shape: random values, or weights with inf and
-    NaN (whose products with the padding's zeros are NaN, as in the naive forward; dx
-    multiplies the zeros around dy too, so conv.py sends such weights to im2col)."""
+    """Each layout, forced, on every stride-1 shape, all four outputs: random values, or
+    weights with inf and NaN (whose products with the padding's zeros are NaN, as in the
+    naive forward; dx multiplies the zeros around dy too, so conv.py sends such weights
+    to im2col)."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal(config["x"]).astype(dtype)
     w = rng.standard_normal(config["w"]).astype(dtype)
@@ -123,17 +128,20 @@ def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
     args = dict(stride=(1, 1), padding=config["padding"], dilation=config["dilation"])
     y = F.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **args, backend="naive")
     dy = rng.standard_normal(y.shape)
-    dx = F.conv2d_backward(dy, x.astype(np.float64), w.astype(np.float64), **args, backend="naive")[0]
+    dx, dw, db = F.conv2d_backward(dy, x.astype(np.float64), w.astype(np.float64), **args, backend="naive")
     outputs = stride_one_layouts(x, w, b, dy, args)
-    for along, got_y, got_dx in zip(LAYOUTS, outputs[::2], outputs[1::2]):
+    for along, (got_y, got_dx, got_dw, got_db) in zip(LAYOUTS, (outputs[:4], outputs[4:])):
         assert_close(got_y, y, dtype, f"forward, lanes along the {along}")
         if finite:
             assert_close(got_dx, dx, dtype, f"dx, lanes along the {along}")
+        assert_close(got_dw, dw, dtype, f"dw, lanes along the {along}")
+        assert_close(got_db, db, dtype, f"db, lanes along the {along}")
 
 
 def test_lanes_go_along_the_filters_where_rows_waste_them():
     """mnist_c2 (rows of 14: 16 lanes each) and keras_c2 (K = 64) take the filters;
-    resnet_3x3 (rows of 56) and K = 16 (half a tile of filters) the positions."""
+    resnet_3x3 (rows of 56) and K = 16 (half a tile of filters) the positions. (For the
+    forward and dx; dw compares the same counts of products in shifted.parameter_gradients.)"""
     from fastconv.kernels.numba import shifted
 
     lanes = 8  # float32

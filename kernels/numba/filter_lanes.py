@@ -20,23 +20,50 @@ output position can be used, in any order:
 * **Transposed at the end.** The sums come out as ``acc[position, filter]``; a task
   copies them to y[n] (channels first) once all filters are done: one more pass over
   y, 3-5% of the kernel's time.
+* **dw, with the same tile turned around:** 3 taps x 4 vectors of filters, summed over
+  all positions of an image (:func:`gradient_tile`), image by image through a group of
+  images. Its operand dy is laid out per image as ``dyt[position, filter]`` (zeros for
+  the filters that pad K), and its sums need no lanes added up at the end: lane l of a
+  vector already is one filter's gradient. The 12 sums are loaded and stored once per
+  image and tile: the image and its dyt stay in L1/L2 (keras_c2: 53 KB) where a whole
+  group's would not (421 KB): summing the whole group in registers was 1.2x slower there.
 
 Measured against :mod:`.shifted` (float32, 2 threads, same process, alternating): 1.03-
-1.13x faster on mnist_c2 forward, 1.04-1.11x on keras_c2 forward and dx, none on
-resnet_3x3, whose 56-wide rows waste no lanes. That is less than the 1.2x fewer
+1.13x faster on mnist_c2 forward and 1.28x on its dw, 1.04-1.11x on keras_c2 forward
+and dx and 1.20x on its dw; slower on resnet_3x3 (dw 0.8x), whose 56-wide rows waste
+no lanes, and wherever K is 16 (half the filters of a tile are zeros). That is less than the 1.2x fewer
 products: the transposition, and the weights of 32 filters (51 KB for mnist_c2) read
 from L2 for every tile. (Blocking the taps to keep those weights in L1 was 1.2x slower:
 the sums went through memory once per block.)
 """
 import numpy as np
 
-from .jit import conv_kernel, helper, prange
-from .planes import planes_of
+from .jit import batch_groups, conv_kernel, helper, prange
+from .planes import flatten_planes, planes_of
 from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store
-from .tiles import tiled
+from .tiles import padded, tiled
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
 TILE_POSITIONS, FILTER_VECTORS = 3, 4
+#: Taps in one :func:`gradient_tile` (of FILTER_VECTORS * lanes filters).
+TILE_TAPS = 3
+
+
+@helper
+def store_filters(row, f, s0, s1, s2, s3):
+    """row[f : f + 4*lanes] = the four vectors s0..s3, one after the other."""
+    lanes = lanes_of(row)
+    store(row, f, s0)
+    store(row, f + lanes, s1)
+    store(row, f + 2 * lanes, s2)
+    store(row, f + 3 * lanes, s3)
+
+
+@helper
+def load_filters(row, f):
+    """The four vectors at row[f : f + 4*lanes]."""
+    lanes = lanes_of(row)
+    return load(row, f), load(row, f + lanes), load(row, f + 2 * lanes), load(row, f + 3 * lanes)
 
 
 @helper
@@ -65,18 +92,9 @@ def filter_tile(image, offset, wk, b, f, tile, acc, q):
         s02, s12, s22 = fma(first, v, s02), fma(second, v, s12), fma(third, v, s22)
         v = load(w, u + 3 * lanes)
         s03, s13, s23 = fma(first, v, s03), fma(second, v, s13), fma(third, v, s23)
-    store(acc[q], f, s00)
-    store(acc[q], f + lanes, s01)
-    store(acc[q], f + 2 * lanes, s02)
-    store(acc[q], f + 3 * lanes, s03)
-    store(acc[q + 1], f, s10)
-    store(acc[q + 1], f + lanes, s11)
-    store(acc[q + 1], f + 2 * lanes, s12)
-    store(acc[q + 1], f + 3 * lanes, s13)
-    store(acc[q + 2], f, s20)
-    store(acc[q + 2], f + lanes, s21)
-    store(acc[q + 2], f + 2 * lanes, s22)
-    store(acc[q + 2], f + 3 * lanes, s23)
+    store_filters(acc[q], f, s00, s01, s02, s03)
+    store_filters(acc[q + 1], f, s10, s11, s12, s13)
+    store_filters(acc[q + 2], f, s20, s21, s22, s23)
 
 
 @conv_kernel
@@ -108,3 +126,73 @@ def correlate(x, weights, bias, y, offset, table, ph, pw):
     wk, bk = tiled(weights, bias, width, 1)
     wk = wk.reshape(-1, width, weights.shape[1]).transpose(0, 2, 1).reshape(wk.shape[0] // width, -1)
     _correlate(x, wk, bk, offset, table, y, ph, pw)
+
+
+@helper
+def gradient_tile(dyt, image, offset, starts, t, f, acc):
+    """acc[t:t+3, f:f+4*lanes] += sum over the positions q (at ``starts[q]``) of
+    image[offset[t:t+3] + starts[q]] times dyt[q*Kp + f : q*Kp + f + 4*lanes]: 12
+    vector sums, one per tap and vector of filters, with no lanes to add up."""
+    lanes = lanes_of(image)
+    Kp = dyt.size // starts.size
+    o0, o1, o2 = offset[t], offset[t + 1], offset[t + 2]
+    s00, s01, s02, s03 = load_filters(acc[t], f)
+    s10, s11, s12, s13 = load_filters(acc[t + 1], f)
+    s20, s21, s22, s23 = load_filters(acc[t + 2], f)
+    d = dyt[f:]
+    for q in range(starts.size):
+        p, u = starts[q], q * Kp
+        first, second, third = broadcast(image, o0 + p), broadcast(image, o1 + p), broadcast(image, o2 + p)
+        v = load(d, u)
+        s00, s10, s20 = fma(first, v, s00), fma(second, v, s10), fma(third, v, s20)
+        v = load(d, u + lanes)
+        s01, s11, s21 = fma(first, v, s01), fma(second, v, s11), fma(third, v, s21)
+        v = load(d, u + 2 * lanes)
+        s02, s12, s22 = fma(first, v, s02), fma(second, v, s12), fma(third, v, s22)
+        v = load(d, u + 3 * lanes)
+        s03, s13, s23 = fma(first, v, s03), fma(second, v, s13), fma(third, v, s23)
+    store_filters(acc[t], f, s00, s01, s02, s03)
+    store_filters(acc[t + 1], f, s10, s11, s12, s13)
+    store_filters(acc[t + 2], f, s20, s21, s22, s23)
+
+
+@conv_kernel
+def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
+    """partial[g, t, k] = sum over the images n of group g and the positions p at
+    ``starts`` of dy[n, k, p] * image_n[offset[t] + p]; bias_partial[g, k] = sum over
+    the images n of group g of dy[n, k]."""
+    N, C = x.shape[0], x.shape[1]
+    K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
+    Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    Kp = partial.shape[2]
+    image_size = max(offset.max() + starts[-1] + 1, C * Hp * Wp)
+    groups = partial.shape[0]
+    for g in prange(groups):
+        image = np.empty(image_size, x.dtype)
+        dyt = np.zeros(OH * OW * Kp, x.dtype)
+        partial[g] = 0.0
+        for k in range(K):
+            bias_partial[g, k] = 0.0
+        for n in range(g * N // groups, (g + 1) * N // groups):
+            flatten_planes(x, n, image, Hp, Wp, ph, pw)
+            for k in range(K):
+                for i in range(OH):
+                    for j in range(OW):
+                        dyt[(i * OW + j) * Kp + k] = dy[n, k, i, j]
+                    bias_partial[g, k] += dy[n, k, i].sum()
+            for t in range(0, partial.shape[1], TILE_TAPS):
+                for f in range(0, Kp, FILTER_VECTORS * lanes_of(x)):
+                    gradient_tile(dyt, image, offset, starts, t, f, partial[g])
+
+
+def parameter_gradients(dy, x, dw, db, offset, starts, g):
+    """Write dw = dL/dw and db = dL/db into dw and db, dw with taps kernel row by kernel
+    row (K, R, C, S), over the taps at ``offset`` (a multiple of 3) and the positions at
+    ``starts`` (all OH*OW of them, in order)."""
+    groups = batch_groups(g.N)
+    Kp = padded(g.K, FILTER_VECTORS * VECTOR_BYTES // x.itemsize)
+    partial = np.empty((groups, offset.size, Kp), x.dtype)
+    bias_partial = np.empty((groups, g.K))
+    _parameter_gradients(x, dy, offset, starts, partial, bias_partial, *g.padding)
+    dw[...] = partial.sum(axis=0)[: g.C * g.R * g.S, : g.K].T.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
+    db[...] = bias_partial.sum(axis=0)

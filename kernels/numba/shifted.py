@@ -43,9 +43,10 @@ and add up no lanes:
   once per group. Groups of images sum in parallel, in a fixed order, and add up db
   while they lay out dy. The zeros of the unused columns multiply pixels of x: exact
   only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
-* **Or the lanes along the filters** (:mod:`.filter_lanes`), where rows waste lanes
-  and K fills whole tiles of filters: mnist_c2's rows of 14 take 16 lanes each. Which
-  one computes fewer products is known from the tile tables alone (:func:`_layout`).
+* **Or the lanes along the filters** (:mod:`.filter_lanes`), forward, dx and dw, where
+  rows waste lanes and K fills whole tiles of filters: mnist_c2's rows of 14 take 16
+  lanes each. Which one computes fewer products is known from the tile tables alone
+  (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
@@ -243,17 +244,29 @@ def input_gradient(dy, w, dx, g, along=None):
     correlate(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation, along)
 
 
-def parameter_gradients(dy, x, dw, db, g):
-    """Write dw = dL/dw and db = dL/db into dw and db (stride 1)."""
+def parameter_gradients(dy, x, dw, db, g, along=None):
+    """Write dw = dL/dw and db = dL/db into dw and db (stride 1), with the SIMD lanes
+    ``along`` "positions" or "filters" (None: the one that computes fewer products,
+    within :data:`FILTER_LANES_WORK`)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
-    groups = batch_groups(g.N)
-    partial = np.empty((groups, padded(g.K, TILE_FILTERS), padded(T, GRADIENT_TAPS)), x.dtype)
-    bias_partial = np.empty((groups, g.K))
     Wp = g.W + 2 * pw
-    offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, partial.shape[2])
-    starts = position_starts(dy.shape[2], dy.shape[3], Wp, VECTOR_BYTES // x.itemsize)
-    _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw)
+    lanes = VECTOR_BYTES // x.itemsize
+    vectors = position_starts(dy.shape[2], dy.shape[3], Wp, lanes)
+    if along is None:
+        along_positions = vectors.size * lanes * padded(g.K, TILE_FILTERS)
+        along_filters = dy.shape[2] * dy.shape[3] * padded(g.K, filter_lanes.FILTER_VECTORS * lanes)
+        along = "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
+    taps = padded(T, filter_lanes.TILE_TAPS if along == "filters" else GRADIENT_TAPS)
+    offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, taps)
+    if along == "filters":
+        positions = position_starts(dy.shape[2], dy.shape[3], Wp, 1)
+        filter_lanes.parameter_gradients(dy, x, dw, db, offset, positions, g)
+        return
+    groups = batch_groups(g.N)
+    partial = np.empty((groups, padded(g.K, TILE_FILTERS), offset.size), x.dtype)
+    bias_partial = np.empty((groups, g.K))
+    _parameter_gradients(x, dy, offset, vectors, partial, bias_partial, ph, pw)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
     db[...] = bias_partial.sum(axis=0)
