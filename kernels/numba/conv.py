@@ -35,7 +35,11 @@ ALGORITHMS = ("direct", "im2col")
 #: 21.0 / 48.7 -> 18.7 / 34.6); then, with vectors that skip unused columns, kernel rows
 #: of zero padding left out and unpadded images read in place (same command, another
 #: run): lenet_c2 0.55 / 1.48, mnist_c2 2.63 / 6.44, keras_c2 6.7 / 16.7, resnet_3x3
-#: 19.0 / 36.5. With stride 2 the direct dx also multiplies the zeros between dy's pixels.
+#: 19.0 / 36.5; then, with the lanes along the filters where rows waste them
+#: (:mod:`.filter_lanes`, 2026-11-28, two runs, torch in the same run): mnist_c2
+#: 2.49-2.72 / 5.53-5.57 (torch 2.36-2.39 / 5.56-7.67), keras_c2 6.1-6.2 / 14.1-14.4
+#: (torch 7.2-9.0 / 18.3-18.5). With stride 2 the direct dx also multiplies the zeros
+#: between dy's pixels.
 
 
 def choose_algorithm(g) -> str:

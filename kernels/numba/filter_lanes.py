@@ -39,7 +39,7 @@ the sums went through memory once per block.)
 import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
-from .planes import flatten_planes, planes_of
+from .planes import flatten_planes, flattened_image
 from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store
 from .tiles import padded, tiled
 
@@ -50,20 +50,37 @@ TILE_TAPS = 3
 
 
 @helper
-def store_filters(row, f, s0, s1, s2, s3):
-    """row[f : f + 4*lanes] = the four vectors s0..s3, one after the other."""
-    lanes = lanes_of(row)
-    store(row, f, s0)
-    store(row, f + lanes, s1)
-    store(row, f + 2 * lanes, s2)
-    store(row, f + 3 * lanes, s3)
-
-
-@helper
 def load_filters(row, f):
     """The four vectors at row[f : f + 4*lanes]."""
     lanes = lanes_of(row)
     return load(row, f), load(row, f + lanes), load(row, f + 2 * lanes), load(row, f + 3 * lanes)
+
+
+@helper
+def store_filters(row, f, vectors):
+    """row[f : f + 4*lanes] = the four vectors, one after the other."""
+    lanes = lanes_of(row)
+    store(row, f, vectors[0])
+    store(row, f + lanes, vectors[1])
+    store(row, f + 2 * lanes, vectors[2])
+    store(row, f + 3 * lanes, vectors[3])
+
+
+@helper
+def outer_step(first, second, third, row, u, sums):
+    """One step of a tile: the 12 sums (3 rows of 4 vectors, a tuple) plus the outer
+    product of the 3 broadcast numbers with the 4 vectors at row[u : u + 4*lanes]. Each
+    loaded vector feeds 3 fused multiply-adds."""
+    lanes = lanes_of(row)
+    v = load(row, u)
+    s00, s10, s20 = fma(first, v, sums[0]), fma(second, v, sums[4]), fma(third, v, sums[8])
+    v = load(row, u + lanes)
+    s01, s11, s21 = fma(first, v, sums[1]), fma(second, v, sums[5]), fma(third, v, sums[9])
+    v = load(row, u + 2 * lanes)
+    s02, s12, s22 = fma(first, v, sums[2]), fma(second, v, sums[6]), fma(third, v, sums[10])
+    v = load(row, u + 3 * lanes)
+    s03, s13, s23 = fma(first, v, sums[3]), fma(second, v, sums[7]), fma(third, v, sums[11])
+    return s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23
 
 
 @helper
@@ -77,24 +94,14 @@ def filter_tile(image, offset, wk, b, f, tile, acc, q):
     # views, indexed by a counter from 0: no negative-index tests
     taps, w = offset[t_lo:t_hi], wk[f // width, t_lo * width :]
     im0, im1, im2 = image[tile[0]:], image[tile[1]:], image[tile[2]:]
-    s00 = s10 = s20 = load(b, f)
-    s01 = s11 = s21 = load(b, f + lanes)
-    s02 = s12 = s22 = load(b, f + 2 * lanes)
-    s03 = s13 = s23 = load(b, f + 3 * lanes)
+    bias = load_filters(b, f)
+    sums = bias + bias + bias
     for t in range(taps.size):
-        at, u = taps[t], t * width
-        first, second, third = broadcast(im0, at), broadcast(im1, at), broadcast(im2, at)
-        v = load(w, u)
-        s00, s10, s20 = fma(first, v, s00), fma(second, v, s10), fma(third, v, s20)
-        v = load(w, u + lanes)
-        s01, s11, s21 = fma(first, v, s01), fma(second, v, s11), fma(third, v, s21)
-        v = load(w, u + 2 * lanes)
-        s02, s12, s22 = fma(first, v, s02), fma(second, v, s12), fma(third, v, s22)
-        v = load(w, u + 3 * lanes)
-        s03, s13, s23 = fma(first, v, s03), fma(second, v, s13), fma(third, v, s23)
-    store_filters(acc[q], f, s00, s01, s02, s03)
-    store_filters(acc[q + 1], f, s10, s11, s12, s13)
-    store_filters(acc[q + 2], f, s20, s21, s22, s23)
+        at = taps[t]
+        sums = outer_step(broadcast(im0, at), broadcast(im1, at), broadcast(im2, at), w, t * width, sums)
+    store_filters(acc[q], f, sums[0:4])
+    store_filters(acc[q + 1], f, sums[4:8])
+    store_filters(acc[q + 2], f, sums[8:12])
 
 
 @conv_kernel
@@ -107,7 +114,7 @@ def _correlate(x, wk, b, offset, table, y, ph, pw):
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     image_size = max(offset.max() + table[-1, TILE_POSITIONS - 1] + 1, C * Hp * Wp)
     for n in prange(N):
-        image = planes_of(x, n, image_size, ph, pw)
+        image = flattened_image(x, n, image_size, ph, pw)
         acc = np.empty((table.shape[0] * TILE_POSITIONS, b.size), x.dtype)
         for f in range(0, b.size, FILTER_VECTORS * lanes_of(x)):
             for v in range(table.shape[0]):
@@ -133,27 +140,17 @@ def gradient_tile(dyt, image, offset, starts, t, f, acc):
     """acc[t:t+3, f:f+4*lanes] += sum over the positions q (at ``starts[q]``) of
     image[offset[t:t+3] + starts[q]] times dyt[q*Kp + f : q*Kp + f + 4*lanes]: 12
     vector sums, one per tap and vector of filters, with no lanes to add up."""
-    lanes = lanes_of(image)
     Kp = dyt.size // starts.size
     o0, o1, o2 = offset[t], offset[t + 1], offset[t + 2]
-    s00, s01, s02, s03 = load_filters(acc[t], f)
-    s10, s11, s12, s13 = load_filters(acc[t + 1], f)
-    s20, s21, s22, s23 = load_filters(acc[t + 2], f)
+    sums = load_filters(acc[t], f) + load_filters(acc[t + 1], f) + load_filters(acc[t + 2], f)
     d = dyt[f:]
     for q in range(starts.size):
-        p, u = starts[q], q * Kp
-        first, second, third = broadcast(image, o0 + p), broadcast(image, o1 + p), broadcast(image, o2 + p)
-        v = load(d, u)
-        s00, s10, s20 = fma(first, v, s00), fma(second, v, s10), fma(third, v, s20)
-        v = load(d, u + lanes)
-        s01, s11, s21 = fma(first, v, s01), fma(second, v, s11), fma(third, v, s21)
-        v = load(d, u + 2 * lanes)
-        s02, s12, s22 = fma(first, v, s02), fma(second, v, s12), fma(third, v, s22)
-        v = load(d, u + 3 * lanes)
-        s03, s13, s23 = fma(first, v, s03), fma(second, v, s13), fma(third, v, s23)
-    store_filters(acc[t], f, s00, s01, s02, s03)
-    store_filters(acc[t + 1], f, s10, s11, s12, s13)
-    store_filters(acc[t + 2], f, s20, s21, s22, s23)
+        p = starts[q]
+        sums = outer_step(broadcast(image, o0 + p), broadcast(image, o1 + p), broadcast(image, o2 + p),
+                          d, q * Kp, sums)
+    store_filters(acc[t], f, sums[0:4])
+    store_filters(acc[t + 1], f, sums[4:8])
+    store_filters(acc[t + 2], f, sums[8:12])
 
 
 @conv_kernel

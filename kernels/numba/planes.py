@@ -6,7 +6,7 @@ of plane c starts at ``c*Hp*Wp + h*Wp``. Output pixel (i, j) is computed at posi
 never used), so that tap t = (c, r, s) reads ``image[offset[t] + p]`` with ``offset[t]
 = c*Hp*Wp + r*dh*Wp + s*dw``: for every tap, a run of output positions is one
 contiguous run of the image, read without a copy. Without padding, x[n] already is its
-flattened planes and is read in place (:func:`planes_of`).
+flattened planes and is read in place (:func:`flattened_image`).
 
 The kernels compute tiles of positions: vectors of ``lanes`` consecutive positions
 (:mod:`.shifted`) or single positions (:mod:`.filter_lanes`), listed once per shape in a
@@ -35,7 +35,7 @@ def flatten_planes(x, n, image, Hp, Wp, ph, pw):
 
 
 @helper
-def planes_of(x, n, image_size, ph, pw):
+def flattened_image(x, n, image_size, ph, pw):
     """The flattened planes of x[n] padded by (ph, pw), ``image_size`` numbers at least:
     x[n] itself when unpadded (its reads past the planes, into the unused columns and
     past the last vectors, land in x[n + 1] or later), else a padded copy."""

@@ -62,7 +62,7 @@ import numpy as np
 
 from . import filter_lanes
 from .jit import batch_groups, conv_kernel, helper, prange
-from .planes import flatten_planes, planes_of, position_starts, tap_offsets, tiles
+from .planes import flatten_planes, flattened_image, position_starts, tap_offsets, tiles
 from .rows import copy
 from .simd import VECTOR_BYTES, fma, lane_sum, lanes_of, load, splat, store
 from .tiles import padded, tiled
@@ -71,9 +71,10 @@ from .tiles import padded, tiled
 BAND = 1024
 #: Filters and vectors of positions in one :func:`register_tile`.
 TILE_FILTERS, TILE_VECTORS = 4, 3
-#: :func:`_layout` puts the lanes along the filters where that computes at most this
-#: share of the products: measured, :mod:`.filter_lanes` gained 1.03-1.12x where it
-#: computed 0.79-0.85 of them, and nothing at 0.96 (resnet_3x3).
+#: The lanes go along the filters where that computes at most this share of the
+#: products (:func:`_layout`, :func:`parameter_gradients`): measured, :mod:`.filter_lanes`
+#: was 1.03-1.28x faster where it computed 0.79-0.89 of them, and slower at 0.96
+#: (resnet_3x3).
 FILTER_LANES_WORK = 0.9
 #: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
 GRADIENT_TAPS = 3
@@ -129,7 +130,7 @@ def _correlate(x, wt, b, offset, table, y, ph, pw):
     positions = table[-1, TILE_VECTORS - 1] + lanes_of(x)
     image_size = max(offset.max() + positions, C * Hp * Wp)
     for n in prange(N):
-        image = planes_of(x, n, image_size, ph, pw)
+        image = flattened_image(x, n, image_size, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
         for first in range(0, table.shape[0], band):
             for k in range(0, wt.shape[0], TILE_FILTERS):

@@ -31,9 +31,8 @@ from .jit import helper
 VECTOR_BYTES = 32
 
 
-@helper
 def lanes_of(row):
-    """Numbers in one vector of the row's dtype."""
+    """Numbers in one vector of the row's dtype (compiled: a constant, known from the type)."""
     return VECTOR_BYTES // row.itemsize
 
 
@@ -216,6 +215,12 @@ def _broadcast_impl(row, index):
             return _broadcast(row, index)
         return checked
     return lambda row, index: _broadcast(row, index)
+
+
+@overload(lanes_of)
+def _lanes_of_impl(row):
+    lanes = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    return lambda row: lanes
 
 
 @overload(fma)
