@@ -183,13 +183,14 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
 
 
 def parameter_gradients(dy, x, dw, db, offset, starts, g):
-    """Write dw = dL/dw and db = dL/db into dw and db, dw with taps kernel row by kernel
-    row (K, R, C, S), over the taps at ``offset`` (a multiple of 3) and the positions at
-    ``starts`` (all OH*OW of them, in order)."""
+    """Write dw = dL/dw and db = dL/db into dw and db: sums over the taps at ``offset``
+    (kernel row by kernel row, padded to a multiple of 3) and the positions at ``starts``
+    (all OH*OW of them, in order)."""
     groups = batch_groups(g.N)
     Kp = padded(g.K, FILTER_VECTORS * VECTOR_BYTES // x.itemsize)
     partial = np.empty((groups, offset.size, Kp), x.dtype)
     bias_partial = np.empty((groups, g.K))
     _parameter_gradients(x, dy, offset, starts, partial, bias_partial, *g.padding)
-    dw[...] = partial.sum(axis=0)[: g.C * g.R * g.S, : g.K].T.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
+    total = partial.sum(axis=0)[: g.C * g.R * g.S, : g.K].T
+    dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
     db[...] = bias_partial.sum(axis=0)

@@ -69,9 +69,9 @@ def vector_starts(OH, OW, Wp, lanes, multiple):
 def tile_table(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi):
     """One row per register tile: the starts of its ``per_tile`` vectors of ``lanes``
     positions (lanes = 1: single positions), then the range [t_lo, t_hi) of the taps it
-    sums. Taps go kernel row by kernel row (t = (r*C + c)*S + s), and a tile leaves out the kernel rows r whose image rows (output row + r*dh)
-    are all zeros, outside the rows data_lo <= h < data_hi that hold pixels, for every
-    output row the tile covers."""
+    sums. Taps go kernel row by kernel row (t = (r*C + c)*S + s), and a tile leaves out
+    the kernel rows r whose image rows (output row + r*dh) are all zeros, outside the
+    rows data_lo <= h < data_hi that hold pixels, for every output row the tile covers."""
     starts = vector_starts(OH, OW, Wp, lanes, per_tile)
     table = np.empty((len(starts) // per_tile, per_tile + 2), np.int64)
     for v in range(table.shape[0]):

@@ -205,7 +205,8 @@ def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
     single = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, taps_per_row, data_lo, data_hi)
     taps = lambda t: int((t[:, -1] - t[:, -2]).sum())
     along_positions = taps(table) * TILE_VECTORS * lanes * padded(K, TILE_FILTERS)
-    along_filters = taps(single) * filter_lanes.TILE_POSITIONS * padded(K, filter_lanes.FILTER_VECTORS * lanes)
+    filters = padded(K, filter_lanes.FILTER_VECTORS * lanes)
+    along_filters = taps(single) * filter_lanes.TILE_POSITIONS * filters
     return "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
 
 
