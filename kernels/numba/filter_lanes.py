@@ -12,8 +12,8 @@ output position can be used, in any order:
   ``wk[t, filter]``) and broadcasts the pixel that each of its 3 positions reads,
   ``image[offset[t] + p]``, to all lanes: 12 fused multiply-adds per 7 loads, as in
   :func:`.shifted.register_tile` with the roles of the two operands swapped. (6
-  positions x 2 vectors, for K = 16, kept too many broadcasts alive: LLVM spilled them
-  to the stack and the kernel ran 2x slower.)
+  positions x 2 vectors, for K = 16, keeps 6 broadcasts alive at once: LLVM spilled
+  them to the stack.)
 * **Positions one by one** (:func:`.planes.tile_table` with lanes = 1): all OH*OW of
   them, in tiles of 3 (mnist_c2: 198 computed for 196), the taps of zero padding
   rows left out as in :mod:`.shifted`.
