@@ -91,17 +91,22 @@ def _store(typingctx, row, index, value):
     return types.none(row, index, value), codegen
 
 
+def _fill(context, builder, vector, scalar):
+    """The vector with ``scalar`` in every lane: insert it in lane 0, then shuffle lane 0
+    everywhere (one broadcast instruction)."""
+    first = ir.Constant(ir.IntType(32), 0)
+    one = builder.insert_element(ir.Constant(context.get_value_type(vector), ir.Undefined), scalar, first)
+    everywhere = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
+    return builder.shuffle_vector(one, one, everywhere)
+
+
 @intrinsic
 def _splat(typingctx, row, value):
     _check_row(row)
     vector = Vector(row.dtype)
 
     def codegen(context, builder, sig, args):
-        scalar = context.cast(builder, args[1], sig.args[1], row.dtype)
-        first = ir.Constant(ir.IntType(32), 0)
-        one = builder.insert_element(ir.Constant(context.get_value_type(vector), ir.Undefined), scalar, first)
-        everywhere = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
-        return builder.shuffle_vector(one, one, everywhere)
+        return _fill(context, builder, vector, context.cast(builder, args[1], sig.args[1], row.dtype))
 
     return vector(row, value), codegen
 
@@ -114,11 +119,7 @@ def _broadcast(typingctx, row, index):
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         index = context.cast(builder, args[1], sig.args[1], types.intp)
-        scalar = builder.load(builder.gep(data, [index]))
-        first = ir.Constant(ir.IntType(32), 0)
-        one = builder.insert_element(ir.Constant(context.get_value_type(vector), ir.Undefined), scalar, first)
-        everywhere = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
-        return builder.shuffle_vector(one, one, everywhere)
+        return _fill(context, builder, vector, builder.load(builder.gep(data, [index])))
 
     return vector(row, index), codegen
 
@@ -219,7 +220,7 @@ def _broadcast_impl(row, index):
 
 @overload(lanes_of)
 def _lanes_of_impl(row):
-    lanes = VECTOR_BYTES // (row.dtype.bitwidth // 8)
+    lanes = Vector(row.dtype).lanes
     return lambda row: lanes
 
 
