@@ -31,16 +31,16 @@ output position can be used, in any order:
 Measured against :mod:`.shifted` (float32, 2 threads, same process, alternating): 1.03-
 1.13x faster on mnist_c2 forward and 1.28x on its dw, 1.04-1.11x on keras_c2 forward
 and dx and 1.20x on its dw; slower on resnet_3x3 (dw 0.8x), whose 56-wide rows waste
-no lanes, and wherever K is 16 (half the filters of a tile are zeros). That is less than the 1.2x fewer
-products: the transposition, and the weights of 32 filters (51 KB for mnist_c2) read
-from L2 for every tile. (Blocking the taps to keep those weights in L1 was 1.2x slower:
+no lanes, and wherever K is 16 (half the filters of a tile are zeros). That is less
+than the 1.2x fewer products: the transposition, and the weights of 32 filters (51 KB
+for mnist_c2) read from L2 for every tile. (Blocking the taps to keep those weights in L1 was 1.2x slower:
 the sums went through memory once per block.)
 """
 import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
-from .planes import flatten_planes, flattened_image
-from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store
+from .planes import flatten_planes, flattened_image, image_extent
+from .simd import broadcast, fma, lanes_of, load, store
 from .tiles import padded, tiled
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
@@ -112,7 +112,7 @@ def _correlate(x, wk, b, offset, table, y, ph, pw):
     N, C = x.shape[0], x.shape[1]
     K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
-    image_size = max(offset.max() + table[-1, TILE_POSITIONS - 1] + 1, C * Hp * Wp)
+    image_size = image_extent(offset, table[-1, TILE_POSITIONS - 1] + 1, C, Hp, Wp)
     for n in prange(N):
         image = flattened_image(x, n, image_size, ph, pw)
         acc = np.empty((table.shape[0] * TILE_POSITIONS, b.size), x.dtype)
@@ -129,7 +129,7 @@ def _correlate(x, wk, b, offset, table, y, ph, pw):
 def correlate(x, weights, bias, y, offset, table, ph, pw):
     """y = correlation of x padded by (ph, pw) with weights (K, T) over the taps at
     ``offset`` and the positions of ``table``, plus bias (an array or a number)."""
-    width = FILTER_VECTORS * VECTOR_BYTES // x.itemsize
+    width = FILTER_VECTORS * lanes_of(x)
     wk, bk = tiled(weights, bias, width, 1)
     wk = wk.reshape(-1, width, weights.shape[1]).transpose(0, 2, 1).reshape(wk.shape[0] // width, -1)
     _correlate(x, wk, bk, offset, table, y, ph, pw)
@@ -162,7 +162,7 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     Kp = partial.shape[2]
-    image_size = max(offset.max() + starts[-1] + 1, C * Hp * Wp)
+    image_size = image_extent(offset, starts[-1] + 1, C, Hp, Wp)
     groups = partial.shape[0]
     for g in prange(groups):
         image = np.empty(image_size, x.dtype)
@@ -187,7 +187,7 @@ def parameter_gradients(dy, x, dw, db, offset, starts, g):
     (kernel row by kernel row, padded to a multiple of 3) and the positions at ``starts``
     (all OH*OW of them, in order)."""
     groups = batch_groups(g.N)
-    Kp = padded(g.K, FILTER_VECTORS * VECTOR_BYTES // x.itemsize)
+    Kp = padded(g.K, FILTER_VECTORS * lanes_of(x))
     partial = np.empty((groups, offset.size, Kp), x.dtype)
     bias_partial = np.empty((groups, g.K))
     _parameter_gradients(x, dy, offset, starts, partial, bias_partial, *g.padding)

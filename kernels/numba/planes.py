@@ -35,6 +35,13 @@ def flatten_planes(x, n, image, Hp, Wp, ph, pw):
 
 
 @helper
+def image_extent(offset, end, C, Hp, Wp):
+    """Numbers an image buffer must hold: its C planes of Hp x Wp, and every read of the
+    taps at ``offset`` from the positions below ``end``."""
+    return max(offset.max() + end, C * Hp * Wp)
+
+
+@helper
 def flattened_image(x, n, image_size, ph, pw):
     """The flattened planes of x[n] padded by (ph, pw), ``image_size`` numbers at least:
     x[n] itself when unpadded (its reads past the planes, into the unused columns and

@@ -62,9 +62,9 @@ import numpy as np
 
 from . import filter_lanes
 from .jit import batch_groups, conv_kernel, helper, prange
-from .planes import flatten_planes, flattened_image, position_starts, tap_offsets, tiles
+from .planes import flatten_planes, flattened_image, image_extent, position_starts, tap_offsets, tiles
 from .rows import copy
-from .simd import VECTOR_BYTES, fma, lane_sum, lanes_of, load, splat, store
+from .simd import fma, lane_sum, lanes_of, load, splat, store
 from .tiles import padded, tiled
 
 #: Positions of the wide output planes that one pass of all filters covers.
@@ -128,7 +128,7 @@ def _correlate(x, wt, b, offset, table, y, ph, pw):
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     band = max(1, BAND // (TILE_VECTORS * lanes_of(x)))
     positions = table[-1, TILE_VECTORS - 1] + lanes_of(x)
-    image_size = max(offset.max() + positions, C * Hp * Wp)
+    image_size = image_extent(offset, positions, C, Hp, Wp)
     for n in prange(N):
         image = flattened_image(x, n, image_size, ph, pw)
         acc = np.empty((wt.shape[0], positions), x.dtype)
@@ -176,7 +176,7 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     positions = max(OH * Wp, starts[-1] + lanes_of(x))
-    image_size = max(offset.max() + positions, C * Hp * Wp)
+    image_size = image_extent(offset, positions, C, Hp, Wp)
     groups = partial.shape[0]
     for g in prange(groups):
         first, last = g * N // groups, (g + 1) * N // groups
@@ -195,19 +195,26 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
                 gradient_tile(wide, images, offset, starts, k, t, partial[g])
 
 
+def _cheaper_axis(K, lanes, vector_positions, single_positions):
+    """"filters" where the lanes along the filters compute at most :data:`FILTER_LANES_WORK`
+    of the products that the lanes along the positions compute, else "positions". Per
+    filter, they compute ``single_positions`` and ``vector_positions`` products; the
+    filters are rounded up to whole tiles of each."""
+    along_positions = vector_positions * padded(K, TILE_FILTERS)
+    along_filters = single_positions * padded(K, filter_lanes.FILTER_VECTORS * lanes)
+    return "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
+
+
 @functools.lru_cache(maxsize=256)
 def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
-    """The axis that the SIMD lanes run along for this correlation: the filters
-    (:mod:`.filter_lanes`) where that computes at most :data:`FILTER_LANES_WORK` of the
-    products that vectors of positions compute (rows that waste lanes, K a multiple of 4
-    vectors), else the positions."""
+    """The axis that the SIMD lanes run along for this correlation (:func:`_cheaper_axis`,
+    counting the taps that each tile of its tables sums): the filters where rows waste
+    lanes and K is a multiple of 4 vectors."""
     table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, taps_per_row, data_lo, data_hi)
     single = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, taps_per_row, data_lo, data_hi)
     taps = lambda t: int((t[:, -1] - t[:, -2]).sum())
-    along_positions = taps(table) * TILE_VECTORS * lanes * padded(K, TILE_FILTERS)
-    filters = padded(K, filter_lanes.FILTER_VECTORS * lanes)
-    along_filters = taps(single) * filter_lanes.TILE_POSITIONS * filters
-    return "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
+    vector_positions = taps(table) * TILE_VECTORS * lanes
+    return _cheaper_axis(K, lanes, vector_positions, taps(single) * filter_lanes.TILE_POSITIONS)
 
 
 def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
@@ -221,7 +228,7 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
     Hp, Wp = H + 2 * ph, W + 2 * pw
     # the image rows that count: those holding pixels, or all of them
     rows = (max(0, ph), min(Hp, ph + H)) if np.isfinite(weights).all() else (0, Hp)
-    lanes = VECTOR_BYTES // x.itemsize
+    lanes = lanes_of(x)
     if (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
         table = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, C * S, *rows)
         offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights.shape[1])
@@ -248,17 +255,13 @@ def input_gradient(dy, w, dx, g, along=None):
 
 def parameter_gradients(dy, x, dw, db, g, along=None):
     """Write dw = dL/dw and db = dL/db into dw and db (stride 1), with the SIMD lanes
-    ``along`` "positions" or "filters" (None: the one that computes fewer products,
-    within :data:`FILTER_LANES_WORK`)."""
+    ``along`` "positions" or "filters" (None: :func:`_cheaper_axis` chooses)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
     Wp = g.W + 2 * pw
-    lanes = VECTOR_BYTES // x.itemsize
+    lanes = lanes_of(x)
     vectors = position_starts(dy.shape[2], dy.shape[3], Wp, lanes)
-    if along is None:
-        along_positions = vectors.size * lanes * padded(g.K, TILE_FILTERS)
-        along_filters = dy.shape[2] * dy.shape[3] * padded(g.K, filter_lanes.FILTER_VECTORS * lanes)
-        along = "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
+    along = along or _cheaper_axis(g.K, lanes, vectors.size * lanes, dy.shape[2] * dy.shape[3])
     taps = padded(T, filter_lanes.TILE_TAPS if along == "filters" else GRADIENT_TAPS)
     offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, taps)
     if along == "filters":
