@@ -139,16 +139,22 @@ def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
 
 
 def test_lanes_go_along_the_filters_where_rows_waste_them():
-    """mnist_c2 (rows of 14: 16 lanes each) and keras_c2 (K = 64) take the filters;
-    resnet_3x3 (rows of 56) and K = 16 (half a tile of filters) the positions. (For the
-    forward and dx; dw compares the same counts of products in shifted.parameter_gradients.)"""
-    from fastconv.kernels.numba import shifted
+    """mnist_c2 (rows of 14: 16 lanes each), its dx (K = 16, in narrow tiles), lenet_c2
+    (rows of 10) and keras_c2 (K = 64) take the filters; resnet_3x3 (rows of 56) and
+    lenet_c2's dx (6 filters in tiles of 16) the positions. (For the forward and dx; dw
+    compares the same counts of products in shifted.parameter_gradients.)"""
+    from fastconv.kernels.numba import filter_lanes, shifted
 
     lanes = 8  # float32
     assert shifted._layout(14, 14, 18, lanes, 32, 5, 1, 16 * 5, 2, 16) == "filters"
+    assert shifted._layout(14, 14, 18, lanes, 16, 5, 1, 32 * 5, 2, 16) == "filters"
+    assert shifted._layout(10, 10, 14, lanes, 16, 5, 1, 6 * 5, 0, 14) == "filters"
     assert shifted._layout(11, 11, 13, lanes, 64, 3, 1, 32 * 3, 0, 13) == "filters"
     assert shifted._layout(56, 56, 58, lanes, 64, 3, 1, 64 * 3, 1, 57) == "positions"
-    assert shifted._layout(14, 14, 18, lanes, 16, 5, 1, 32 * 5, 2, 16) == "positions"
+    assert shifted._layout(14, 14, 18, lanes, 6, 5, 1, 16 * 5, 4, 14) == "positions"
+    narrow = (filter_lanes.NARROW_POSITIONS, filter_lanes.NARROW_VECTORS)
+    wide = (filter_lanes.TILE_POSITIONS, filter_lanes.FILTER_VECTORS)
+    assert [filter_lanes.tile_shape(K, lanes) for K in (16, 32, 36, 64)] == [narrow, wide, narrow, wide]
 
 
 def vector_sum(row, count):

@@ -44,8 +44,8 @@ and add up no lanes:
   while they lay out dy. The zeros of the unused columns multiply pixels of x: exact
   only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
 * **Or the lanes along the filters** (:mod:`.filter_lanes`), forward, dx and dw, where
-  rows waste lanes and K fills whole tiles of filters: mnist_c2's rows of 14 take 16
-  lanes each. Which one computes fewer products is known from the tile tables alone
+  rows waste lanes and K fills whole tiles of filters (of 32 or 16): mnist_c2's rows
+  of 14 take 16 lanes each. Which one computes fewer products is known from the tile tables alone
   (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
@@ -195,26 +195,28 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
                 gradient_tile(wide, images, offset, starts, k, t, partial[g])
 
 
-def _cheaper_axis(K, lanes, vector_positions, single_positions):
+def _cheaper_axis(K, filter_width, vector_positions, single_positions):
     """"filters" where the lanes along the filters compute at most :data:`FILTER_LANES_WORK`
     of the products that the lanes along the positions compute, else "positions". Per
     filter, they compute ``single_positions`` and ``vector_positions`` products; the
-    filters are rounded up to whole tiles of each."""
+    filters are rounded up to whole tiles of each (``filter_width`` filters along the lanes)."""
     along_positions = vector_positions * padded(K, TILE_FILTERS)
-    along_filters = single_positions * padded(K, filter_lanes.FILTER_VECTORS * lanes)
+    along_filters = single_positions * padded(K, filter_width)
     return "filters" if along_filters <= FILTER_LANES_WORK * along_positions else "positions"
 
 
 @functools.lru_cache(maxsize=256)
 def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
     """The axis that the SIMD lanes run along for this correlation (:func:`_cheaper_axis`,
-    counting the taps that each tile of its tables sums): the filters where rows waste
-    lanes and K is a multiple of 4 vectors."""
+    counting the taps that each tile of its tables sums, in the tiles of
+    :func:`.filter_lanes.tile_shape`): the filters where rows waste lanes and K fills
+    whole tiles."""
+    positions, vectors = filter_lanes.tile_shape(K, lanes)
     table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, taps_per_row, data_lo, data_hi)
-    single = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, taps_per_row, data_lo, data_hi)
+    single = tiles(OH, OW, Wp, 1, positions, R, dh, taps_per_row, data_lo, data_hi)
     taps = lambda t: int((t[:, -1] - t[:, -2]).sum())
     vector_positions = taps(table) * TILE_VECTORS * lanes
-    return _cheaper_axis(K, lanes, vector_positions, taps(single) * filter_lanes.TILE_POSITIONS)
+    return _cheaper_axis(K, vectors * lanes, vector_positions, taps(single) * positions)
 
 
 def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
@@ -230,7 +232,7 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
     rows = (max(0, ph), min(Hp, ph + H)) if np.isfinite(weights).all() else (0, Hp)
     lanes = lanes_of(x)
     if (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
-        table = tiles(OH, OW, Wp, 1, filter_lanes.TILE_POSITIONS, R, dh, C * S, *rows)
+        table = tiles(OH, OW, Wp, 1, filter_lanes.tile_shape(K, lanes)[0], R, dh, C * S, *rows)
         offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights.shape[1])
         filter_lanes.correlate(x, weights, bias, y, offset, table, ph, pw)
         return
@@ -261,7 +263,8 @@ def parameter_gradients(dy, x, dw, db, g, along=None):
     Wp = g.W + 2 * pw
     lanes = lanes_of(x)
     vectors = position_starts(dy.shape[2], dy.shape[3], Wp, lanes)
-    along = along or _cheaper_axis(g.K, lanes, vectors.size * lanes, dy.shape[2] * dy.shape[3])
+    width = filter_lanes.FILTER_VECTORS * lanes
+    along = along or _cheaper_axis(g.K, width, vectors.size * lanes, dy.shape[2] * dy.shape[3])
     taps = padded(T, filter_lanes.TILE_TAPS if along == "filters" else GRADIENT_TAPS)
     offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, taps)
     if along == "filters":
