@@ -192,6 +192,22 @@ def test_simd_vectors_compute_what_their_numpy_versions_do(dtype):
         np.testing.assert_array_equal(spread(row, i), np.full(lanes, row[i]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, columns", [(8, 8), (19, 13), (3, 21), (16, 5)])
+def test_transpose_moves_every_number_once(dtype, rows, columns):
+    """filter_lanes.transpose (register squares inside, the edges one by one), compiled
+    and interpreted, into a poisoned destination larger than the transposed part."""
+    from fastconv.kernels.numba import filter_lanes
+
+    src = np.arange(20 * 24, dtype=dtype).reshape(20, 24)
+    expected = np.full((24, 20), np.nan, dtype)
+    expected[:columns, :rows] = src[:rows, :columns].T
+    for transpose in (numba.njit(filter_lanes.transpose.py_func), filter_lanes.transpose.py_func):
+        dst = np.full((24, 20), np.nan, dtype)
+        transpose(src, dst, rows, columns)
+        np.testing.assert_array_equal(dst, expected)
+
+
 def test_simd_rows_must_be_contiguous_float_vectors():
     with pytest.raises(numba.core.errors.TypingError, match="1-D contiguous float"):
         numba.njit(lambda row: simd.load(row, 0))(np.zeros((4, 8)))

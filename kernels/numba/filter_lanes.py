@@ -21,29 +21,30 @@ every output position can be used, in any order:
   them, in tiles of 3 or 6 (mnist_c2: 198 computed for 196), the taps of zero padding
   rows left out as in :mod:`.shifted`.
 * **Transposed at the end.** The sums come out as ``acc[position, filter]``; a task
-  copies them to y[n] (channels first) once all filters are done: one more pass over
-  y, 3-5% of the kernel's time.
+  copies them to y[n] (channels first) once all filters are done, in squares of
+  lanes x lanes numbers shuffled in registers (:func:`transpose`): one more pass over
+  y, a few % of the kernel's time.
 * **dw, with the same tile turned around:** 3 taps x 4 vectors of filters, summed over
   all positions of an image (:func:`gradient_tile`), image by image through a group of
   images. Its operand dy is laid out per image as ``dyt[position, filter]`` (zeros for
-  the filters that pad K), and its sums need no lanes added up at the end: lane l of a
-  vector already is one filter's gradient. The 12 sums are loaded and stored once per
+  the filters that pad K; :func:`transpose` again), and its sums need no lanes added
+  up at the end: lane l of a vector already is one filter's gradient. The 12 sums are loaded and stored once per
   image and tile: the image and its dyt stay in L1/L2 (keras_c2: 53 KB) where a whole
   group's would not (421 KB): summing the whole group in registers was 1.2x slower there.
 
 Measured against :mod:`.shifted` (float32, 2 threads, same process, alternating): 1.03-
 1.13x faster on mnist_c2 forward and 1.28x on its dw, 1.04-1.11x on keras_c2 forward
 and dx and 1.20x on its dw; slower on resnet_3x3 (dw 0.8x), whose 56-wide rows waste
-no lanes, and wherever K is 16 (half the filters of a tile are zeros). That is less
-than the 1.2x fewer products: the transposition, and the weights of 32 filters (51 KB
-for mnist_c2) read from L2 for every tile. (Blocking the taps to keep those weights in L1 was 1.2x slower:
-the sums went through memory once per block.)
+no lanes, and wherever K is 16 in wide tiles (half their filters are zeros). That is
+less than the 1.2x fewer products: the transposition, and the weights of 32 filters
+(51 KB for mnist_c2) read from L2 for every tile. (Blocking the taps to keep those
+weights in L1 was 1.2x slower: the sums went through memory once per block.)
 """
 import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent
-from .simd import broadcast, fma, lanes_of, load, store
+from .simd import broadcast, fma, lanes_of, load, store, transpose_block
 from .tiles import padded, tiled
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
@@ -174,11 +175,7 @@ def _correlate(x, wk, b, offset, table, y, ph, pw):
                     narrow_tile(image, offset, wk, b, f, table[v], acc, v * per_tile)
                 else:
                     filter_tile(image, offset, wk, b, f, table[v], acc, v * per_tile)
-        out = y[n].reshape(K, OH * OW)
-        for k in range(K):
-            row = out[k]
-            for q in range(OH * OW):
-                row[q] = acc[q, k]
+        transpose(acc, y[n].reshape(K, OH * OW), OH * OW, K)
 
 
 def correlate(x, weights, bias, y, offset, table, ph, pw):
@@ -210,15 +207,22 @@ def gradient_tile(dyt, image, offset, starts, t, f, acc):
 
 
 @helper
-def transpose_planes(planes, dyt, Kp):
-    """dyt[q*Kp + k] = planes[k, q]: position by position, so that each position's
-    filters are written one after the other (2.4x faster than plane by plane, whose
-    writes jump Kp numbers apart)."""
-    K = planes.shape[0]
-    for q in range(planes.shape[1]):
-        row = dyt[q * Kp : q * Kp + K]
-        for k in range(K):
-            row[k] = planes[k, q]
+def transpose(src, dst, rows, columns):
+    """dst[c, r] = src[r, c] for r < rows and c < columns: squares of lanes x lanes
+    numbers through registers (:func:`.simd.transpose_block`), the edges one by one.
+    (Number by number, every read or every write jumps a row ahead: the forward and dw
+    of mnist_c2 and keras_c2 were 2-3% slower.)"""
+    lanes = lanes_of(src)
+    whole_rows, whole_columns = rows - rows % lanes, columns - columns % lanes
+    for r in range(0, whole_rows, lanes):
+        for c in range(0, whole_columns, lanes):
+            transpose_block(src, dst, r, c)
+    for r in range(whole_rows):
+        for c in range(whole_columns, columns):
+            dst[c, r] = src[r, c]
+    for r in range(whole_rows, rows):
+        for c in range(columns):
+            dst[c, r] = src[r, c]
 
 
 @conv_kernel
@@ -240,7 +244,7 @@ def _parameter_gradients(x, dy, offset, starts, partial, bias_partial, ph, pw):
             bias_partial[g, k] = 0.0
         for n in range(g * N // groups, (g + 1) * N // groups):
             flatten_planes(x, n, image, Hp, Wp, ph, pw)
-            transpose_planes(dy[n].reshape(K, OH * OW), dyt, Kp)
+            transpose(dy[n].reshape(K, OH * OW), dyt.reshape(OH * OW, Kp), K, OH * OW)
             for k in range(K):
                 for i in range(OH):
                     bias_partial[g, k] += dy[n, k, i].sum()

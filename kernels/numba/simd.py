@@ -11,10 +11,12 @@ few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
 * ``splat(row, value)``: ``value`` in every lane (the dtype of ``row``);
 * ``broadcast(row, i)``: ``row[i]`` in every lane (one load, no test for a negative i);
 * ``fma(a, b, c)``: ``a * b + c`` lane by lane, one fused multiply-add;
-* ``lane_sum(v)``: the sum of v's lanes, first to last.
+* ``lane_sum(v)``: the sum of v's lanes, first to last;
+* ``transpose_block(src, dst, i, j)``: ``dst[j:j+lanes, i:i+lanes] = src[i:i+lanes,
+  j:j+lanes].T``, a square of lanes x lanes numbers, through registers.
 
 Vectors live in registers as long as a kernel keeps fewer than 16 of them alive. Rows
-must be 1-D, C-contiguous NumPy arrays. Without the JIT (``NUMBA_DISABLE_JIT=1``) the
+must be 1-D, C-contiguous NumPy arrays (the matrices of ``transpose_block``: 2-D). Without the JIT (``NUMBA_DISABLE_JIT=1``) the
 same names are plain NumPy functions on small arrays, and with ``NUMBA_BOUNDSCHECK=1``
 every load and store checks that it stays inside its row.
 """
@@ -148,6 +150,61 @@ def _lane_sum(typingctx, vector):
     return vector.dtype(vector), codegen
 
 
+def _block_swaps(lanes):
+    """The shuffles that transpose a square of ``lanes`` vectors, stage by stage: at
+    distance d (lanes/2, ..., 1), rows i and i + d (i without bit d) swap their
+    off-diagonal d x d blocks, which exchanges bit d of the row and the column of every
+    element; after all stages, (r, c) is at (c, r). Each stage is one two-vector shuffle
+    per row: log2(lanes) * lanes in all (24 for 8 lanes)."""
+    stages, d = [], lanes // 2
+    while d:
+        low = [p if not p & d else lanes + p - d for p in range(lanes)]
+        high = [p + d if not p & d else lanes + p for p in range(lanes)]
+        stages.append((d, low, high))
+        d //= 2
+    return stages
+
+
+@intrinsic
+def _transpose_block(typingctx, src, dst, i, j):
+    for matrix in (src, dst):
+        if not (isinstance(matrix, types.Array) and matrix.ndim == 2 and matrix.layout == "C"
+                and isinstance(matrix.dtype, types.Float)):
+            raise TypingError(f"transpose_block takes 2-D contiguous float matrices, got {matrix}")
+    vector = Vector(src.dtype)
+
+    def row_address(context, builder, matrix_type, matrix, row, column):
+        """A vector pointer to matrix[row, column]."""
+        array = context.make_array(matrix_type)(context, builder, matrix)
+        stride = builder.extract_value(array.strides, 0)
+        base = builder.ptrtoint(array.data, ir.IntType(64))
+        offset = builder.add(builder.mul(row, stride),
+                             builder.mul(column, ir.Constant(ir.IntType(64), vector.dtype.bitwidth // 8)))
+        return builder.inttoptr(builder.add(base, offset), context.get_value_type(vector).as_pointer())
+
+    def codegen(context, builder, sig, args):
+        src_, dst_, i_, j_ = args
+        i_ = context.cast(builder, i_, sig.args[2], types.intp)
+        j_ = context.cast(builder, j_, sig.args[3], types.intp)
+        align = vector.dtype.bitwidth // 8
+        rows = [builder.load(row_address(context, builder, sig.args[0], src_,
+                                         builder.add(i_, ir.Constant(ir.IntType(64), r)), j_), align=align)
+                for r in range(vector.lanes)]
+        for d, low, high in _block_swaps(vector.lanes):
+            for r in range(vector.lanes):
+                if not r & d:
+                    a, b = rows[r], rows[r + d]
+                    rows[r] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), low))
+                    rows[r + d] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), high))
+        for r in range(vector.lanes):
+            address = row_address(context, builder, sig.args[1], dst_,
+                                  builder.add(j_, ir.Constant(ir.IntType(64), r)), i_)
+            builder.store(rows[r], address, align=align)
+        return context.get_dummy_value()
+
+    return types.none(src, dst, i, j), codegen
+
+
 def load(row, index):
     return row[index : index + lanes_of(row)].copy()
 
@@ -173,6 +230,11 @@ def lane_sum(vector):
     for value in vector[1:]:
         total += value
     return total
+
+
+def transpose_block(src, dst, i, j):
+    lanes = lanes_of(src)
+    dst[j : j + lanes, i : i + lanes] = src[i : i + lanes, j : j + lanes].T
 
 
 @helper
@@ -216,6 +278,19 @@ def _broadcast_impl(row, index):
             return _broadcast(row, index)
         return checked
     return lambda row, index: _broadcast(row, index)
+
+
+@overload(transpose_block)
+def _transpose_block_impl(src, dst, i, j):
+    count = Vector(src.dtype).lanes
+    if config.BOUNDSCHECK:
+        def checked(src, dst, i, j):
+            if (i < 0 or j < 0 or i + count > src.shape[0] or j + count > src.shape[1]
+                    or j + count > dst.shape[0] or i + count > dst.shape[1]):
+                raise IndexError("transposed block out of bounds")
+            _transpose_block(src, dst, i, j)
+        return checked
+    return lambda src, dst, i, j: _transpose_block(src, dst, i, j)
 
 
 @overload(lanes_of)
