@@ -163,7 +163,8 @@ def check_indices(indices, g: PoolGeometry):
         raise ValueError(f"indices must have the shape of the max_pool2d output {g.output_shape}, "
                          f"got {tuple(indices.shape)}")
     plane = g.H * g.W
-    if not is_device_array(indices) and indices.size and (indices.min() < 0 or indices.max() >= plane):
+    # one pass: read as unsigned, a negative index is larger than any position
+    if not is_device_array(indices) and indices.size and indices.view(f"u{indices.itemsize}").max() >= plane:
         raise ValueError(f"indices must be positions h * W + w in an input plane, in [0, {plane}), "
                          f"got values from {indices.min()} to {indices.max()}")
     return indices
