@@ -76,6 +76,16 @@ def test_environment_variable_sets_the_default():
     assert out.stdout.strip() == "naive"
 
 
+@pytest.mark.parametrize("given", [{}, {"OMP_WAIT_POLICY": "ACTIVE", "OPENBLAS_THREAD_TIMEOUT": "20"}])
+def test_idle_threads_sleep_unless_told_otherwise(given):
+    """Importing fastconv makes idle OpenMP and OpenBLAS threads sleep (so that they
+    leave the cores to each other), but keeps what the environment already says."""
+    code = "import os, fastconv; print(os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**given, "PATH": ""}, check=True)
+    assert out.stdout.split() == [given.get("OMP_WAIT_POLICY", "PASSIVE"), given.get("OPENBLAS_THREAD_TIMEOUT", "4")]
+
+
 def test_backend_keyword_beats_the_default(monkeypatch):
     import fastconv.kernels.naive as naive
 
