@@ -138,6 +138,29 @@ def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
         assert_close(got_db, db, dtype, f"db, lanes along the {along}")
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_weight_gradient_skips_the_padding_only_where_dy_is_finite(bad):
+    """Along the filters, dw leaves out the output rows whose taps read padding rows:
+    their products are 0 * dy, exactly zero for a finite dy alone. One image's dy holds
+    inf or NaN: dw must be NaN where the naive sums are (0 * inf is NaN there too)."""
+    from fastconv.kernels.numba import shifted
+
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((3, 4, 7, 7)), rng.standard_normal((8, 4, 3, 3))
+    args = dict(stride=(1, 1), padding=(2, 1), dilation=(1, 1))
+    g = conv2d_geometry(x, w, None, **args)
+    dy = rng.standard_normal(g.output_shape)
+    dy[1, 2, 0, 0] = bad
+    _, expected, expected_db = F.conv2d_backward(dy, x, w, **args, backend="naive")
+    dw, db = np.full(g.weight_shape, 0.5), np.full(g.K, 0.5)
+    shifted.parameter_gradients(dy, x, dw, db, g, "filters")
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(expected))
+    assert np.isnan(expected).any() and not np.isnan(expected).all()
+    assert_close(np.nan_to_num(dw), np.nan_to_num(expected), np.float64, "dw")
+    assert_close(np.nan_to_num(db), np.nan_to_num(expected_db), np.float64, "db")
+
+
 def test_lanes_go_along_the_filters_where_rows_waste_them():
     """mnist_c2 (rows of 14: 16 lanes each), its dx (K = 16, in narrow tiles), lenet_c2
     (rows of 10) and keras_c2 (K = 64) take the filters; resnet_3x3 (rows of 56) and
