@@ -109,9 +109,36 @@ def row_positions(h, W, at):
 
 @helper
 def window_column(padded, s, sw, column):
-    """column[j] = padded[j * sw + s]: offset s of every window, made contiguous."""
-    for j in range(column.size):
-        column[j] = padded[j * sw + s]
+    """column[j] = padded[j * sw + s]: offset s of every window, made contiguous. (With
+    the stride 2 spelled out, LLVM loads the even or odd numbers as SIMD vectors.)"""
+    if sw == 2:
+        for j in range(column.size):
+            column[j] = padded[2 * j + s]
+    else:
+        for j in range(column.size):
+            column[j] = padded[j * sw + s]
+
+
+@helper
+def add_window_column(padded, s, sw, total):
+    """total[j] += padded[j * sw + s] (:func:`window_column`, added)."""
+    if sw == 2:
+        for j in range(total.size):
+            total[j] += padded[2 * j + s]
+    else:
+        for j in range(total.size):
+            total[j] += padded[j * sw + s]
+
+
+@helper
+def spread_window_column(share, s, sw, padded):
+    """padded[j * sw + s] += share[j]: the transpose of :func:`add_window_column`."""
+    if sw == 2:
+        for j in range(share.size):
+            padded[2 * j + s] += share[j]
+    else:
+        for j in range(share.size):
+            padded[j * sw + s] += share[j]
 
 
 @pool_kernel
@@ -218,9 +245,7 @@ def _avg_forward(x, y, kh, kw, sh, sw, ph, pw):
                 total = out[i]
                 window_column(padded, 0, sw, total)
                 for s in range(1, kw):
-                    shifted = padded[s:]
-                    for j in range(OW):
-                        total[j] += shifted[j * sw]
+                    add_window_column(padded, s, sw, total)
                 for j in range(OW):
                     total[j] /= area
 
@@ -251,9 +276,7 @@ def _avg_backward(dy, dx, kh, kw, sh, sw, ph, pw):
                 for j in range(OW):
                     share[j] = dy_row[j] / area
                 for s in range(kw):
-                    shifted = row[s:]
-                    for j in range(OW):
-                        shifted[j * sw] += share[j]
+                    spread_window_column(share, s, sw, row)
             for h in range(H):
                 lo, hi = covering_outputs(h, kh, sh, ph, OH)
                 row = grad[h]
