@@ -63,8 +63,10 @@ STEPS = [
          "each, since Numba has no vector type): per tap 3 vector loads and 4 broadcast weights "
          "feed 12 fused multiply-adds, the recipe of a BLAS micro-kernel. The vectors start where "
          "outputs are used, skipping the columns past each row's end. Where rows still waste "
-         "lanes (14 outputs in 2 vectors of 8) and there are 32 filters or more, "
-         "`filter_lanes.py` puts the filters in the lanes instead and broadcasts the pixels."),
+         "lanes (this layer's 10 outputs, or MNIST's 14, in 2 vectors of 8) and the filters fill "
+         "whole vectors (16, 32 or more), `filter_lanes.py` puts the filters in the lanes instead "
+         "and broadcasts the pixels, as it does for this layer: 6 positions x 2 vectors of 8 "
+         "filters, the same 12 sums."),
     Step("numba:im2col", "Numba: compiled im2col + BLAS", "fastconv.kernels.numba.im2col",
          (("for chunk in _chunks(g):", "_images_from_columns(w2d @ col"),),
          "The NumPy recipe with its copies compiled and parallel: im2col writes each (image, tap) "
