@@ -114,6 +114,13 @@ def filter_tile(image, offset, wk, b, f, tile, acc, q):
 
 
 @helper
+def pixel_step(pixel, u, v, first, second):
+    """One position's two sums of a narrow tile plus its broadcast pixel times the two
+    vectors of weights u and v."""
+    return fma(pixel, u, first), fma(pixel, v, second)
+
+
+@helper
 def narrow_tile(image, offset, wk, b, f, tile, acc, q):
     """acc[q:q+6, f:f+2*lanes] = b[f:f+2*lanes] + sum over the tile's taps t of
     image[offset[t] + p] times wk[f // (2*lanes), t, :], for the tile's six positions p:
@@ -132,18 +139,12 @@ def narrow_tile(image, offset, wk, b, f, tile, acc, q):
     s01 = s11 = s21 = s31 = s41 = s51 = load(b, f + lanes)
     for t in range(taps.size):
         at, u, v = taps[t], load(w, t * width), load(w, t * width + lanes)
-        pixel = broadcast(im0, at)
-        s00, s01 = fma(pixel, u, s00), fma(pixel, v, s01)
-        pixel = broadcast(im1, at)
-        s10, s11 = fma(pixel, u, s10), fma(pixel, v, s11)
-        pixel = broadcast(im2, at)
-        s20, s21 = fma(pixel, u, s20), fma(pixel, v, s21)
-        pixel = broadcast(im3, at)
-        s30, s31 = fma(pixel, u, s30), fma(pixel, v, s31)
-        pixel = broadcast(im4, at)
-        s40, s41 = fma(pixel, u, s40), fma(pixel, v, s41)
-        pixel = broadcast(im5, at)
-        s50, s51 = fma(pixel, u, s50), fma(pixel, v, s51)
+        s00, s01 = pixel_step(broadcast(im0, at), u, v, s00, s01)
+        s10, s11 = pixel_step(broadcast(im1, at), u, v, s10, s11)
+        s20, s21 = pixel_step(broadcast(im2, at), u, v, s20, s21)
+        s30, s31 = pixel_step(broadcast(im3, at), u, v, s30, s31)
+        s40, s41 = pixel_step(broadcast(im4, at), u, v, s40, s41)
+        s50, s51 = pixel_step(broadcast(im5, at), u, v, s50, s51)
     store_filters(acc[q], f, (s00, s01))
     store_filters(acc[q + 1], f, (s10, s11))
     store_filters(acc[q + 2], f, (s20, s21))
