@@ -3,7 +3,7 @@
 Numba has no vector type, and LLVM only vectorizes loops that it can prove safe, one
 loop at a time: it never keeps a tile of running sums in vector registers across an
 outer loop, which is what makes a matrix product fast (BLAS micro-kernels do exactly
-that). This module gives kernels four operations on a :class:`Vector` value, each a
+that). This module gives kernels a few operations on :class:`Vector` values, each a
 few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
 
 * ``load(row, i)``: the vector ``row[i : i + lanes]`` (unaligned);
@@ -16,9 +16,10 @@ few lines of LLVM IR (Numba's ``@intrinsic``), so a kernel can say it itself:
   j:j+lanes].T``, a square of lanes x lanes numbers, through registers.
 
 Vectors live in registers as long as a kernel keeps fewer than 16 of them alive. Rows
-must be 1-D, C-contiguous NumPy arrays (the matrices of ``transpose_block``: 2-D). Without the JIT (``NUMBA_DISABLE_JIT=1``) the
-same names are plain NumPy functions on small arrays, and with ``NUMBA_BOUNDSCHECK=1``
-every load and store checks that it stays inside its row.
+must be 1-D, C-contiguous NumPy arrays (the matrices of ``transpose_block``: 2-D).
+Without the JIT (``NUMBA_DISABLE_JIT=1``) the same names are plain NumPy functions on
+small arrays, and with ``NUMBA_BOUNDSCHECK=1`` every load and store checks that it
+stays inside its row (or matrix).
 """
 import numpy as np
 from llvmlite import ir
