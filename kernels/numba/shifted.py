@@ -45,8 +45,8 @@ and add up no lanes:
   only for a finite x, so the caller sends an x holding inf or NaN elsewhere.
 * **Or the lanes along the filters** (:mod:`.filter_lanes`), forward, dx and dw, where
   rows waste lanes and K fills whole tiles of filters (of 32 or 16): mnist_c2's rows
-  of 14 take 16 lanes each. Which one computes fewer products is known from the tile tables alone
-  (:func:`_layout`).
+  of 14 take 16 lanes each. Which one computes fewer products is known from the tile
+  tables alone (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
 
