@@ -8,7 +8,9 @@ tested with every other backend in test_kernels.py and friends).
 * Kernels compile once per dtype, not once per shape.
 * ``algorithm=None`` follows :func:`choose_algorithm`.
 * Both layouts of the stride-1 kernels (SIMD lanes along the positions or along the
-  filters) agree with the naive kernels, whichever one a shape would choose.
+  filters) agree with the naive kernels, whichever one a shape would choose; so do the
+  strided convolutions along the filters (dx phase by phase), which the random cases
+  of test_kernels.py (K <= 4) never reach.
 """
 import os
 import subprocess
@@ -46,6 +48,8 @@ CONV_CONFIGS = [
     dict(x=(3, 2, 5, 20), w=(3, 2, 2, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1)),
     # more output positions than one band of the stride-1 kernels (shifted.BAND)
     dict(x=(1, 2, 40, 40), w=(5, 2, 3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1)),
+    # strided, K and C filling the tiles of the lanes along the filters (dx in phases)
+    dict(x=(2, 16, 7, 9), w=(16, 16, 3, 2), stride=(2, 3), padding=(1, 1), dilation=(1, 2)),
 ]
 POOL_CONFIGS = [
     dict(x=(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=(1, 1)),
@@ -138,9 +142,51 @@ def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
         assert_close(got_db, db, dtype, f"db, lanes along the {along}")
 
 
+# Strided shapes whose K and C fill the tiles along the filters (16: narrow tiles, 32 and
+# 40: wide ones): strides and dilations that make phases with 1, 2 or no kernel rows,
+# dy padded on one side only, a 1x1 kernel, and padding wider than the kernel, where no
+# tap reaches x's only row (dx is zero).
+STRIDED_CONFIGS = [
+    dict(x=(2, 32, 9, 11), w=(40, 32, 3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1)),
+    dict(x=(3, 16, 13, 8), w=(32, 16, 5, 2), stride=(3, 2), padding=(2, 0), dilation=(2, 1)),
+    dict(x=(1, 40, 10, 10), w=(16, 40, 4, 4), stride=(2, 3), padding=(3, 1), dilation=(1, 2)),
+    dict(x=(2, 16, 8, 7), w=(32, 16, 1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1)),
+    dict(x=(2, 16, 1, 5), w=(16, 16, 1, 1), stride=(2, 1), padding=(1, 0), dilation=(1, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("config", STRIDED_CONFIGS)
+def test_strided_convolutions_along_the_filters_agree_with_the_naive_kernel(config, dtype):
+    """numba:direct on strided shapes that it sends to the lanes along the filters: y, dx
+    (phase by phase), dw and db in poisoned buffers, against naive float64 sums."""
+    from fastconv.buffers import poisoned
+    from fastconv.kernels.numba import direct
+
+    rng = np.random.default_rng(5)
+    x64, w64 = rng.standard_normal(config["x"]), rng.standard_normal(config["w"])
+    b64 = rng.standard_normal(config["w"][0])
+    args = {k: config[k] for k in ("stride", "padding", "dilation")}
+    g = conv2d_geometry(x64, w64, b64, **args)
+    assert direct._on_planes(g, g.K, dtype) and direct._on_planes(g, g.C, dtype)
+    y = F.conv2d(x64, w64, b64, **args, backend="naive")
+    dy64 = rng.standard_normal(y.shape)
+    expected = F.conv2d_backward(dy64, x64, w64, **args, backend="naive")
+    x, w, b, dy = (a.astype(dtype) for a in (x64, w64, b64, dy64))
+    with poisoned():
+        got_y = F.conv2d(x, w, b, **args, backend="numba:direct")
+        got = F.conv2d_backward(dy, x, w, **args, backend="numba:direct")
+    assert_close(got_y, y, dtype, "forward")
+    for name, actual, wanted in zip(("dx", "dw", "db"), got, expected):
+        assert_close(actual, wanted, dtype, name)
+    if config["x"][2] == 1:
+        assert not expected[0].any()
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
-def test_weight_gradient_skips_the_padding_only_where_dy_is_finite(bad):
+@pytest.mark.parametrize("stride", [(1, 1), (2, 1)])
+def test_weight_gradient_skips_the_padding_only_where_dy_is_finite(bad, stride):
     """Along the filters, dw leaves out the output rows whose taps read padding rows:
     their products are 0 * dy, exactly zero for a finite dy alone. One image's dy holds
     inf or NaN: dw must be NaN where the naive sums are (0 * inf is NaN there too)."""
@@ -148,7 +194,7 @@ def test_weight_gradient_skips_the_padding_only_where_dy_is_finite(bad):
 
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal((3, 4, 7, 7)), rng.standard_normal((8, 4, 3, 3))
-    args = dict(stride=(1, 1), padding=(2, 1), dilation=(1, 1))
+    args = dict(stride=stride, padding=(2, 1), dilation=(1, 1))
     g = conv2d_geometry(x, w, None, **args)
     dy = rng.standard_normal(g.output_shape)
     dy[1, 2, 0, 0] = bad

@@ -38,15 +38,19 @@ ALGORITHMS = ("direct", "im2col")
 #: 19.0 / 36.5; then, with the lanes along the filters where rows waste them
 #: (:mod:`.filter_lanes`, 2026-11-28, two runs, torch in the same run): mnist_c2
 #: 2.49-2.72 / 5.53-5.57 (torch 2.36-2.39 / 5.56-7.67), keras_c2 6.1-6.2 / 14.1-14.4
-#: (torch 7.2-9.0 / 18.3-18.5). With stride 2 the direct dx also multiplies the zeros
-#: between dy's pixels.
+#: (torch 7.2-9.0 / 18.3-18.5). With a stride, the lanes along the filters (where K or C
+#: fill their tiles) and dx phase by phase (:mod:`.phases`) made the direct loops the
+#: faster ones there too (2026-11-28, 2 threads, same process, fwd / bwd, direct / im2col
+#: / torch): resnet_s2 5.4 / 11.4, 8.0 / 16.3, 5.4 / 11.5; 1x1 stride 2 (8,64,56,56 ->
+#: 128) 2.0 / 4.7, 2.3 / 4.4, 2.3 / 5.4; K = 6 stride 2 (32,3,32,32, 5x5, all in the
+#: strided loops) 0.60 / 1.14, 1.53 / 2.85, 0.55 / 1.32.
 
 
 def choose_algorithm(g) -> str:
-    """The faster algorithm for geometry g: direct for stride 1, except 1x1 convolutions
-    that im2col runs as one BLAS product without any copy."""
+    """The faster algorithm for geometry g: direct, except 1x1 convolutions with stride 1
+    and no padding, which im2col runs as one BLAS product without any copy."""
     copy_free_im2col = (g.R, g.S, g.stride, g.padding) == (1, 1, (1, 1), (0, 0))
-    return "direct" if g.stride == (1, 1) and not copy_free_im2col else "im2col"
+    return "im2col" if copy_free_im2col else "direct"
 
 
 def conv2d_forward(x, w, b, stride, padding, dilation, algorithm=None):

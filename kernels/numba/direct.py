@@ -36,10 +36,11 @@ Loop nests (one task per image n, or per group of images for dw):
                     of the partials, in group order
     db       db[k]  sum over n, i, j of dy[n, k, i, j]
 
-With stride 1, :mod:`.shifted` computes all three passes instead, on flattened planes
-with SIMD register tiles: no window copies and no short sums to add up at the end
-(measured in :mod:`.conv`). These loops take the strided convolutions, and dw for an
-x that holds inf or NaN.
+:mod:`.shifted` computes the three passes instead, on flattened planes with SIMD
+register tiles, no window copies and no short sums to add up at the end (measured in
+:mod:`.conv`): every stride-1 convolution, and strided ones where the channels of the
+pass's output fill the tiles of its lanes along the filters. These loops take the other
+strided passes, and a stride-1 dw for an x that holds inf or NaN.
 
 Operands are padded with zeros to whole tiles (row counts to multiples of the tile
 sizes, T to a multiple of the SIMD width), so every tile is a full one.
@@ -52,7 +53,7 @@ changes nothing unless a weight is infinite or NaN.
 """
 import numpy as np
 
-from . import shifted
+from . import filter_lanes, shifted
 from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
 from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product,
@@ -185,14 +186,16 @@ def _bias_gradient(dy, db):
         db[k] = total
 
 
-def _on_planes(g) -> bool:
-    """Whether :mod:`.shifted` computes this convolution: stride 1 (and, for dw, a finite x)."""
-    return g.stride == (1, 1)
+def _on_planes(g, channels, dtype) -> bool:
+    """Whether :mod:`.shifted` computes this pass, whose output has ``channels`` channels
+    (K for the forward and dw, C for dx): any stride-1 one, and a strided one where those
+    channels fill the tiles of its lanes along the filters (:func:`.filter_lanes.fills_tiles`)."""
+    return g.stride == (1, 1) or filter_lanes.fills_tiles(channels, np.dtype(dtype))
 
 
 def forward(x, w, b, y, g):
     """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias)."""
-    if _on_planes(g):
+    if _on_planes(g, g.K, x.dtype):
         shifted.forward(x, w, b, y, g)
         return
     wt, bt = tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b, DOT_ROWS, LANES)
@@ -202,7 +205,7 @@ def forward(x, w, b, y, g):
 def input_gradient(dy, w, dx, g):
     """Write dx = dL/dx into dx: the correlation of dy, its pixels g.stride apart, with the
     flipped kernel (dx[h, w] collects dy[i, j] from every tap that read x[h, w])."""
-    if _on_planes(g):
+    if _on_planes(g, g.C, dy.dtype):
         shifted.input_gradient(dy, w, dx, g)
         return
     (dh, dw), (ph, pw) = g.dilation, g.padding
@@ -214,9 +217,9 @@ def input_gradient(dy, w, dx, g):
 
 def parameter_gradients(dy, x, dw, db, g):
     """Write dw = dL/dw and db = dL/db into dw and db."""
-    if _on_planes(g) and np.isfinite(x).all():
-        # Only for a finite x: :mod:`.shifted` multiplies the pixels that its unused
-        # output columns read by zeros, exact but for 0 * inf = NaN.
+    if _on_planes(g, g.K, x.dtype) and (g.stride != (1, 1) or np.isfinite(x).all()):
+        # With stride 1, only for a finite x: :mod:`.shifted` may multiply the pixels that
+        # its unused output columns read by zeros, exact but for 0 * inf = NaN.
         shifted.parameter_gradients(dy, x, dw, db, g)
         return
     T = g.R * g.S * g.C

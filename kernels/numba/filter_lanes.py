@@ -1,4 +1,4 @@
-"""conv2d with stride 1, its SIMD vectors along the filters instead of the positions.
+"""conv2d on flattened planes, its SIMD vectors along the filters instead of the positions.
 
 :mod:`.shifted` puts consecutive output positions in the lanes of a vector. Where a row
 has a width that is not a multiple of the lanes, its last vector is partly wasted:
@@ -19,7 +19,9 @@ every output position can be used, in any order:
   against the positions' lanes (2 threads, same process): mnist_c2's dx 1.15x faster.
 * **Positions one by one** (:func:`.planes.tile_table` with lanes = 1): all OH*OW of
   them, in tiles of 3 or 6 (mnist_c2: 198 computed for 196), the taps of zero padding
-  rows left out as in :mod:`.shifted`.
+  rows left out as in :mod:`.shifted`. Single positions need not be next to each other:
+  with a stride, the tiles take every sh-th row and sw-th column (:mod:`.shifted`), and
+  dx's phases write every sh-th row and sw-th column of dx (:mod:`.phases`).
 * **Transposed at the end.** The sums come out as ``acc[position, filter]``; a task
   copies them to y[n] (channels first) once all filters are done, in squares of
   lanes x lanes numbers shuffled in registers (:func:`transpose`): one more pass over
@@ -49,7 +51,7 @@ import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent
-from .simd import broadcast, fma, lanes_of, load, store, transpose_block
+from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store, transpose_block
 from .tiles import padded, tiled
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
@@ -58,6 +60,9 @@ TILE_POSITIONS, FILTER_VECTORS = 3, 4
 NARROW_POSITIONS, NARROW_VECTORS = 6, 2
 #: Taps in one :func:`gradient_tile` (of FILTER_VECTORS * lanes filters).
 TILE_TAPS = 3
+#: Strided convolutions take the lanes along the filters where K fills this share of the
+#: tiles' filters (:func:`fills_tiles`).
+FILLED = 0.75
 
 
 @helper
@@ -161,37 +166,60 @@ def tile_shape(K, lanes):
     return TILE_POSITIONS, FILTER_VECTORS
 
 
+def fills_tiles(K, dtype):
+    """Whether K filters fill at least :data:`FILLED` of the filters of the tiles of
+    :func:`tile_shape` (for ``dtype``'s lanes): there, the lanes along the filters beat the
+    strided loops of :mod:`.direct`."""
+    lanes = VECTOR_BYTES // dtype.itemsize
+    return K >= FILLED * padded(K, tile_shape(K, lanes)[1] * lanes)
+
+
 @conv_kernel
-def _correlate(x, wk, b, offset, table, y, ph, pw):
-    """y[n, k, i, j] = b[k] + sum_t wk[k // width, t, k % width] * image_n[offset[t] +
-    i*Wp + j], image_n the planes of x[n] padded by (ph, pw), over the taps of the tiles
-    of ``table`` (single positions, in order: the i*OW + j-th is (i, j)), in wide tiles
-    or in narrow ones (width: 2 vectors)."""
+def _correlate(x, wk, b, offset, table, phases, y, ph, pw, sh, sw):
+    """y[n, k, a + i*sh, c + j*sw] = b[k] + sum_t wk[k // width, t, k % width] *
+    image_n[offset[t] + i*Wp + j], image_n the planes of x[n] padded by (ph, pw), for each
+    phase (first, last, a, c, rows, columns) of ``phases``: its tiles first <= v < last of
+    ``table`` (single positions, in order: the i*columns + j-th is (i, j); their taps) give
+    the rows x columns pixels of y[n, :, a::sh, c::sw]. Wide tiles, or narrow ones (width:
+    2 vectors). One phase with sh = sw = 1 is a whole correlation."""
     N, C = x.shape[0], x.shape[1]
-    K, OH, OW = y.shape[1], y.shape[2], y.shape[3]
+    K = y.shape[1]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     per_tile, width = table.shape[1] - 2, b.size // wk.shape[0]
-    image_size = image_extent(offset, table[-1, per_tile - 1] + 1, C, Hp, Wp)
+    image_size = image_extent(offset, table[:, per_tile - 1].max() + 1, C, Hp, Wp)
+    most_tiles = (phases[:, 1] - phases[:, 0]).max()
     for n in prange(N):
         image = flattened_image(x, n, image_size, ph, pw)
-        acc = np.empty((table.shape[0] * per_tile, b.size), x.dtype)
-        for f in range(0, b.size, width):
-            for v in range(table.shape[0]):
-                if width == NARROW_VECTORS * lanes_of(x):
-                    narrow_tile(image, offset, wk, b, f, table[v], acc, v * per_tile)
-                else:
-                    filter_tile(image, offset, wk, b, f, table[v], acc, v * per_tile)
-        transpose(acc, y[n].reshape(K, OH * OW), OH * OW, K)
+        acc = np.empty((most_tiles * per_tile, b.size), x.dtype)
+        for phase in range(phases.shape[0]):
+            first, last, a, c, rows, columns = phases[phase]
+            for f in range(0, b.size, width):
+                for v in range(first, last):
+                    if width == NARROW_VECTORS * lanes_of(x):
+                        narrow_tile(image, offset, wk, b, f, table[v], acc, (v - first) * per_tile)
+                    else:
+                        filter_tile(image, offset, wk, b, f, table[v], acc, (v - first) * per_tile)
+            if sh == 1 and sw == 1:
+                transpose(acc, y[n].reshape(K, rows * columns), rows * columns, K)
+            else:
+                for k in range(K):
+                    for i in range(rows):
+                        for j in range(columns):
+                            y[n, k, a + i * sh, c + j * sw] = acc[i * columns + j, k]
 
 
-def correlate(x, weights, bias, y, offset, table, ph, pw):
+def correlate(x, weights, bias, y, offset, table, ph, pw, phases=None, steps=(1, 1)):
     """y = correlation of x padded by (ph, pw) with weights (K, T) over the taps at
     ``offset`` and the positions of ``table`` (in tiles of :func:`tile_shape`), plus
-    bias (an array or a number)."""
+    bias (an array or a number); or, with ``phases``, the interleaved planes y[:, :,
+    a::steps[0], c::steps[1]] of each phase (:func:`_correlate`)."""
     width = tile_shape(weights.shape[0], lanes_of(x))[1] * lanes_of(x)
     wk, bk = tiled(weights, bias, width, 1)
     wk = wk.reshape(-1, width, weights.shape[1]).transpose(0, 2, 1).reshape(wk.shape[0] // width, -1)
-    _correlate(x, wk, bk, offset, table, y, ph, pw)
+    if phases is None:
+        phases = np.array([[0, table.shape[0], 0, 0, *y.shape[2:]]], np.int64)
+        phases.flags.writeable = False  # as the tables: one compiled signature
+    _correlate(x, wk, bk, offset, table, phases, y, ph, pw, *steps)
 
 
 @helper
@@ -268,15 +296,15 @@ def _parameter_gradients(x, dy, offset, starts, spans, partial, bias_partial, ph
 
 
 @functools.lru_cache(maxsize=256)
-def position_spans(OH, OW, taps_per_row, R, dh, ph, H, taps):
+def position_spans(OH, OW, taps_per_row, R, dh, ph, H, taps, sh=1):
     """For each tile of 3 taps (t = r*taps_per_row + ..., kernel row by kernel row, up
-    to ``taps``), the positions [first, last) in order (q = i*OW + j) whose image rows i
-    + r*dh, for one of its taps, hold pixels (ph <= i + r*dh < ph + H): the output
-    rows above and below read zeros of the padding there. Taps past the kernel's read
-    zeros past the planes: none. Kept per shape (read-only)."""
+    to ``taps``), the positions [first, last) in order (q = i*OW + j) whose image rows
+    i*sh + r*dh, for one of its taps, hold pixels (ph <= i*sh + r*dh < ph + H): the
+    output rows above and below read zeros of the padding there. Taps past the kernel's
+    read zeros past the planes: none. Kept per shape (read-only)."""
     rows = np.arange(taps) // taps_per_row
-    first = np.clip(ph - rows * dh, 0, OH)
-    last = np.clip(ph + H - rows * dh, first, OH)
+    first = np.clip(-((rows * dh - ph) // sh), 0, OH)
+    last = np.clip(-((rows * dh - ph - H) // sh), first, OH)
     first, last = np.where(rows < R, first, OH), np.where(rows < R, last, 0)
     spans = np.stack([first.reshape(-1, TILE_TAPS).min(axis=1), last.reshape(-1, TILE_TAPS).max(axis=1)], axis=1)
     spans = np.maximum(spans, spans[:, :1]) * OW
@@ -287,12 +315,12 @@ def position_spans(OH, OW, taps_per_row, R, dh, ph, H, taps):
 def parameter_gradients(dy, x, dw, db, offset, starts, g):
     """Write dw = dL/dw and db = dL/db into dw and db: sums over the taps at ``offset``
     (kernel row by kernel row, padded to a multiple of 3) and the positions at ``starts``
-    (all OH*OW of them, in order)."""
+    (all OH*OW of them, in order; stride g.stride)."""
     groups = batch_groups(g.N)
     Kp = padded(g.K, FILTER_VECTORS * lanes_of(x))
     partial = np.empty((groups, offset.size, Kp), x.dtype)
     bias_partial = np.empty((groups, g.K))
-    spans = position_spans(g.OH, g.OW, g.C * g.S, g.R, g.dilation[0], g.padding[0], g.H, offset.size)
+    spans = position_spans(g.OH, g.OW, g.C * g.S, g.R, g.dilation[0], g.padding[0], g.H, offset.size, g.stride[0])
     _parameter_gradients(x, dy, offset, starts, spans, partial, bias_partial, *g.padding)
     total = partial.sum(axis=0)[: g.C * g.R * g.S, : g.K].T
     dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)

@@ -1,4 +1,4 @@
-"""Flattened planes: the layout of the stride-1 kernels of :mod:`.shifted` and :mod:`.filter_lanes`.
+"""Flattened planes: the layout of the kernels of :mod:`.shifted` and :mod:`.filter_lanes`.
 
 A task copies its image into ``image``, each channel's plane padded and flattened: row h
 of plane c starts at ``c*Hp*Wp + h*Wp``. Output pixel (i, j) is computed at position
@@ -9,8 +9,9 @@ contiguous run of the image, read without a copy. Without padding, x[n] already 
 flattened planes and is read in place (:func:`flattened_image`).
 
 The kernels compute tiles of positions: vectors of ``lanes`` consecutive positions
-(:mod:`.shifted`) or single positions (:mod:`.filter_lanes`), listed once per shape in a
-table (:func:`tile_table`) that also says which taps each tile sums.
+(:mod:`.shifted`, stride 1) or single positions (:mod:`.filter_lanes`, output (i, j) at
+``i*sh*Wp + j*sw`` with a stride), listed once per shape in a table (:func:`tile_table`)
+that also says which taps each tile sums.
 """
 import functools
 
@@ -56,11 +57,12 @@ def flattened_image(x, n, image_size, ph, pw):
 
 
 @helper
-def vector_starts(OH, OW, Wp, lanes, multiple):
+def vector_starts(OH, OW, Wp, lanes, multiple, sh, sw):
     """Where the SIMD vectors of positions start, in order: each one at the first used
     position (column < OW) after the end of the one before, so that vectors skip the
     unused columns they would cover whole; padded to a multiple of ``multiple`` vectors
-    with vectors past the planes."""
+    with vectors past the planes. With a stride (single positions only, lanes = 1),
+    output (i, j) reads from position i*sh*Wp + j*sw."""
     starts = [0]
     p = lanes
     while p < OH * Wp or len(starts) % multiple:
@@ -69,23 +71,24 @@ def vector_starts(OH, OW, Wp, lanes, multiple):
             continue
         starts.append(p)
         p += lanes
-    return starts
+    return [(p // Wp) * sh * Wp + (p % Wp) * sw for p in starts]
 
 
 @helper
-def tile_table(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi):
+def tile_table(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi, sh, sw):
     """One row per register tile: the starts of its ``per_tile`` vectors of ``lanes``
-    positions (lanes = 1: single positions), then the range [t_lo, t_hi) of the taps it
-    sums. Taps go kernel row by kernel row (t = (r*C + c)*S + s), and a tile leaves out
-    the kernel rows r whose image rows (output row + r*dh) are all zeros, outside the
-    rows data_lo <= h < data_hi that hold pixels, for every output row the tile covers."""
-    starts = vector_starts(OH, OW, Wp, lanes, per_tile)
+    positions (lanes = 1: single positions, stride (sh, sw) allowed), then the range
+    [t_lo, t_hi) of the taps it sums. Taps go kernel row by kernel row (t = (r*C + c)*S
+    + s), and a tile leaves out the kernel rows r whose image rows (output row * sh +
+    r*dh) are all zeros, outside the rows data_lo <= h < data_hi that hold pixels, for
+    every output row the tile covers."""
+    starts = vector_starts(OH, OW, Wp, lanes, per_tile, sh, sw)
     table = np.empty((len(starts) // per_tile, per_tile + 2), np.int64)
     for v in range(table.shape[0]):
         for u in range(per_tile):
             table[v, u] = starts[v * per_tile + u]
         first = table[v, 0] // Wp
-        last = min(OH - 1, (table[v, per_tile - 1] + lanes - 1) // Wp)
+        last = min((OH - 1) * sh, (table[v, per_tile - 1] + lanes - 1) // Wp)
         r_lo = max(0, -((last - data_lo) // dh))
         r_hi = max(r_lo, min(R, (data_hi - 1 - first) // dh + 1))
         table[v, per_tile], table[v, per_tile + 1] = r_lo * taps_per_row, r_hi * taps_per_row
@@ -105,16 +108,16 @@ def tap_offsets(C, R, S, Hp, Wp, dh, dw, taps):
 
 
 @functools.lru_cache(maxsize=256)
-def position_starts(OH, OW, Wp, lanes):
+def position_starts(OH, OW, Wp, lanes, sh=1, sw=1):
     """:func:`vector_starts`, kept per shape (read-only)."""
-    starts = np.array(vector_starts(OH, OW, Wp, lanes, 1), np.int64)
+    starts = np.array(vector_starts(OH, OW, Wp, lanes, 1, sh, sw), np.int64)
     starts.flags.writeable = False
     return starts
 
 
 @functools.lru_cache(maxsize=256)
-def tiles(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi):
+def tiles(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi, sh=1, sw=1):
     """:func:`tile_table`, kept per shape (read-only)."""
-    table = tile_table(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi)
+    table = tile_table(OH, OW, Wp, lanes, per_tile, R, dh, taps_per_row, data_lo, data_hi, sh, sw)
     table.flags.writeable = False
     return table

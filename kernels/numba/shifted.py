@@ -1,4 +1,4 @@
-"""conv2d with stride 1: the taps' shifted copies of whole planes, in SIMD register tiles.
+"""conv2d on flattened planes: the taps' shifted copies of whole planes, in SIMD register tiles.
 
 The textbook reordering of the naive sums takes one tap (c, r, s) at a time and adds
 ``w[k, c, r, s]`` times the input, shifted by (r, s), to the whole output plane of
@@ -49,8 +49,14 @@ and add up no lanes:
   tables alone (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
   padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
+* **Strides.** With a stride, the taps' runs of positions are no longer contiguous, so
+  the lanes cannot go along the positions; they go along the filters, whose single
+  positions can be anywhere (output (i, j) at i*sh*Wp + j*sw): forward and dw as for
+  stride 1, dx phase by phase (:mod:`.phases`). resnet_s2 (2 threads, same process):
+  forward 7.0 -> 5.0-5.3 ms, dx 12.7 -> 6.1-6.4 ms, dw 7.5 -> 5.0 ms against the strided
+  loops of :mod:`.direct` (PyTorch 4.9-5.3, 5.6-6.1, 5.1-5.2).
 
-Stride 1 only (with a stride, the taps' runs are no longer contiguous). The price is
+The price is
 what remains of the unused columns of the wide rows (the parts of vectors that hang
 over the end of a row), and filters rounded up to whole tiles. The zeros of the
 padding enter the sums as in the naive kernel where a weight is infinite or NaN (0 *
@@ -60,7 +66,7 @@ import functools
 
 import numpy as np
 
-from . import filter_lanes
+from . import filter_lanes, phases
 from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent, position_starts, tap_offsets, tiles
 from .rows import copy
@@ -219,11 +225,12 @@ def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
     return _cheaper_axis(K, vectors * lanes, vector_positions, taps(single) * positions)
 
 
-def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
+def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(1, 1)):
     """y = correlation of x padded by ``padding`` with weights (K, R*C*S, taps kernel row
     by kernel row), plus bias, with the SIMD lanes ``along`` "positions" or "filters"
-    (None: :func:`_layout` chooses). Kernel rows that read only zero rows of the padding
-    are left out, unless a weight is infinite or NaN (0 * inf is NaN in the naive sums)."""
+    (None: :func:`_layout` chooses; with a stride, always the filters). Kernel rows that
+    read only zero rows of the padding are left out, unless a weight is infinite or NaN
+    (0 * inf is NaN in the naive sums)."""
     (ph, pw), (dh, dw) = padding, dilation
     C, H, W = x.shape[1:]
     K, OH, OW = y.shape[1:]
@@ -231,8 +238,8 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
     # the image rows that count: those holding pixels, or all of them
     rows = (max(0, ph), min(Hp, ph + H)) if np.isfinite(weights).all() else (0, Hp)
     lanes = lanes_of(x)
-    if (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
-        table = tiles(OH, OW, Wp, 1, filter_lanes.tile_shape(K, lanes)[0], R, dh, C * S, *rows)
+    if stride != (1, 1) or (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
+        table = tiles(OH, OW, Wp, 1, filter_lanes.tile_shape(K, lanes)[0], R, dh, C * S, *rows, *stride)
         offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights.shape[1])
         filter_lanes.correlate(x, weights, bias, y, offset, table, ph, pw)
         return
@@ -242,13 +249,17 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None):
 
 
 def forward(x, w, b, y, g, along=None):
-    """Write conv2d(x, w, b) into y (geometry g, stride 1); b is an array."""
-    correlate(x, w.transpose(0, 2, 1, 3).reshape(g.K, -1), b, y, g.R, g.S, g.padding, g.dilation, along)
+    """Write conv2d(x, w, b) into y (geometry g); b is an array."""
+    correlate(x, w.transpose(0, 2, 1, 3).reshape(g.K, -1), b, y, g.R, g.S, g.padding, g.dilation, along,
+              g.stride)
 
 
 def input_gradient(dy, w, dx, g, along=None):
-    """Write dx = dL/dx into dx (stride 1): dy, padded by the kernel extent minus the
-    padding, correlated with the flipped kernel."""
+    """Write dx = dL/dx into dx: dy, padded by the kernel extent minus the padding,
+    correlated with the flipped kernel; with a stride, phase by phase (:mod:`.phases`)."""
+    if g.stride != (1, 1):
+        phases.input_gradient(dy, w, dx, g)
+        return
     (dh, dw), (ph, pw) = g.dilation, g.padding
     flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3).reshape(g.C, -1)
     around = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
@@ -256,19 +267,22 @@ def input_gradient(dy, w, dx, g, along=None):
 
 
 def parameter_gradients(dy, x, dw, db, g, along=None):
-    """Write dw = dL/dw and db = dL/db into dw and db (stride 1), with the SIMD lanes
-    ``along`` "positions" or "filters" (None: :func:`_cheaper_axis` chooses)."""
+    """Write dw = dL/dw and db = dL/db into dw and db, with the SIMD lanes ``along``
+    "positions" or "filters" (None: :func:`_cheaper_axis` chooses; with a stride, always
+    the filters)."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
     Wp = g.W + 2 * pw
     lanes = lanes_of(x)
-    vectors = position_starts(dy.shape[2], dy.shape[3], Wp, lanes)
+    vectors = position_starts(g.OH, g.OW, Wp, lanes)
     width = filter_lanes.FILTER_VECTORS * lanes
-    along = along or _cheaper_axis(g.K, width, vectors.size * lanes, dy.shape[2] * dy.shape[3])
+    if g.stride != (1, 1):
+        along = "filters"
+    along = along or _cheaper_axis(g.K, width, vectors.size * lanes, g.OH * g.OW)
     taps = padded(T, filter_lanes.TILE_TAPS if along == "filters" else GRADIENT_TAPS)
     offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, taps)
     if along == "filters":
-        positions = position_starts(dy.shape[2], dy.shape[3], Wp, 1)
+        positions = position_starts(g.OH, g.OW, Wp, 1, *g.stride)
         filter_lanes.parameter_gradients(dy, x, dw, db, offset, positions, g)
         return
     groups = batch_groups(g.N)
