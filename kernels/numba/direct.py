@@ -56,6 +56,7 @@ import numpy as np
 from . import filter_lanes, shifted
 from .jit import batch_groups, conv_kernel, helper, prange
 from .rows import copy
+from .simd import lanes_of
 from .tiles import (DOT_COLUMNS, DOT_ROWS, LANES, UPDATE_ROWS, UPDATE_TERMS, padded, product,
                     tiled, update)
 from .windows import valid_outputs
@@ -217,9 +218,10 @@ def input_gradient(dy, w, dx, g):
 
 def parameter_gradients(dy, x, dw, db, g):
     """Write dw = dL/dw and db = dL/db into dw and db."""
-    if _on_planes(g, g.K, x.dtype) and (g.stride != (1, 1) or np.isfinite(x).all()):
-        # With stride 1, only for a finite x: :mod:`.shifted` may multiply the pixels that
-        # its unused output columns read by zeros, exact but for 0 * inf = NaN.
+    if _on_planes(g, g.K, x.dtype) and (shifted.gradient_layout(g, lanes_of(x)) == "filters"
+                                        or np.isfinite(x).all()):
+        # Along the positions, only for a finite x: :mod:`.shifted` multiplies the pixels
+        # that its unused output columns read by zeros, exact but for 0 * inf = NaN.
         shifted.parameter_gradients(dy, x, dw, db, g)
         return
     T = g.R * g.S * g.C

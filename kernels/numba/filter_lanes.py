@@ -52,7 +52,7 @@ import numpy as np
 from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent
 from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store, transpose_block
-from .tiles import padded, tiled
+from .tiles import padded
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
 TILE_POSITIONS, FILTER_VECTORS = 3, 4
@@ -208,14 +208,28 @@ def _correlate(x, wk, b, offset, table, phases, y, ph, pw, sh, sw):
                             y[n, k, a + i * sh, c + j * sw] = acc[i * columns + j, k]
 
 
+def filter_major(weights, width):
+    """wk[f, t*width + l] = weights[f*width + l, t], the T taps t being the numbers of
+    weights[k] in C order (a view, as w.transpose(...) gives it), zeros for the filters
+    past K: one strided copy per tile of filters (reshaping the view to (K, T) first
+    would copy it once more)."""
+    K, taps = weights.shape[0], weights.shape[1:]
+    wk = np.zeros((-(-K // width), weights[0].size * width), weights.dtype)
+    for f in range(wk.shape[0]):
+        block = weights[f * width : (f + 1) * width]
+        wk[f].reshape(*taps, width)[..., : block.shape[0]] = np.moveaxis(block, 0, -1)
+    return wk
+
+
 def correlate(x, weights, bias, y, offset, table, ph, pw, phases=None, steps=(1, 1)):
-    """y = correlation of x padded by (ph, pw) with weights (K, T) over the taps at
-    ``offset`` and the positions of ``table`` (in tiles of :func:`tile_shape`), plus
-    bias (an array or a number); or, with ``phases``, the interleaved planes y[:, :,
-    a::steps[0], c::steps[1]] of each phase (:func:`_correlate`)."""
+    """y = correlation of x padded by (ph, pw) with weights (K, ...: the T taps, in C
+    order) over the taps at ``offset`` and the positions of ``table`` (in tiles of
+    :func:`tile_shape`), plus bias (an array or a number); or, with ``phases``, the
+    interleaved planes y[:, :, a::steps[0], c::steps[1]] of each phase (:func:`_correlate`)."""
     width = tile_shape(weights.shape[0], lanes_of(x))[1] * lanes_of(x)
-    wk, bk = tiled(weights, bias, width, 1)
-    wk = wk.reshape(-1, width, weights.shape[1]).transpose(0, 2, 1).reshape(wk.shape[0] // width, -1)
+    wk = filter_major(weights, width)
+    bk = np.zeros(wk.shape[0] * width, x.dtype)
+    bk[: weights.shape[0]] = bias
     if phases is None:
         phases = np.array([[0, table.shape[0], 0, 0, *y.shape[2:]]], np.int64)
         phases.flags.writeable = False  # as the tables: one compiled signature
@@ -264,9 +278,10 @@ def transpose(src, dst, rows, columns):
 def _parameter_gradients(x, dy, offset, starts, spans, partial, bias_partial, ph, pw):
     """partial[g, t, k] = sum over the images n of group g and the positions p at
     ``starts`` of dy[n, k, p] * image_n[offset[t] + p]; bias_partial[g, k] = sum over
-    the images n of group g of dy[n, k]. For an image whose dy is finite (its sum is),
-    the taps of tile t // 3 sum only the positions spans[t // 3, 0] <= q < spans[t // 3,
-    1]: the others read zeros of the padding."""
+    the images n of group g of dy[n, k]. While those sums are finite (no inf or NaN in
+    the group's dy so far: they would stay in the sums), the taps of tile t // 3 sum only
+    the positions spans[t // 3, 0] <= q < spans[t // 3, 1]: the others read zeros of the
+    padding."""
     N, C = x.shape[0], x.shape[1]
     K, OH, OW = dy.shape[1], dy.shape[2], dy.shape[3]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
@@ -282,13 +297,10 @@ def _parameter_gradients(x, dy, offset, starts, spans, partial, bias_partial, ph
         for n in range(g * N // groups, (g + 1) * N // groups):
             flatten_planes(x, n, image, Hp, Wp, ph, pw)
             transpose(dy[n].reshape(K, OH * OW), dyt.reshape(OH * OW, Kp), K, OH * OW)
-            total = 0.0
+            planes = dy[n].reshape(K, OH * OW)
             for k in range(K):
-                for i in range(OH):
-                    row_sum = dy[n, k, i].sum()
-                    bias_partial[g, k] += row_sum
-                    total += row_sum
-            finite = np.isfinite(total)
+                bias_partial[g, k] += planes[k].sum()
+            finite = np.isfinite(bias_partial[g].sum())
             for t in range(0, partial.shape[1], TILE_TAPS):
                 first, last = (spans[t // TILE_TAPS, 0], spans[t // TILE_TAPS, 1]) if finite else (0, starts.size)
                 for f in range(0, Kp, FILTER_VECTORS * lanes_of(x)):
@@ -322,6 +334,6 @@ def parameter_gradients(dy, x, dw, db, offset, starts, g):
     bias_partial = np.empty((groups, g.K))
     spans = position_spans(g.OH, g.OW, g.C * g.S, g.R, g.dilation[0], g.padding[0], g.H, offset.size, g.stride[0])
     _parameter_gradients(x, dy, offset, starts, spans, partial, bias_partial, *g.padding)
-    total = partial.sum(axis=0)[: g.C * g.R * g.S, : g.K].T
-    dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
+    total = partial.sum(axis=0)[: g.C * g.R * g.S]
+    dw[...] = total.reshape(g.R, g.C, g.S, Kp)[..., : g.K].transpose(3, 1, 0, 2)
     db[...] = bias_partial.sum(axis=0)

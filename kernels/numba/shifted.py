@@ -226,8 +226,8 @@ def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
 
 
 def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(1, 1)):
-    """y = correlation of x padded by ``padding`` with weights (K, R*C*S, taps kernel row
-    by kernel row), plus bias, with the SIMD lanes ``along`` "positions" or "filters"
+    """y = correlation of x padded by ``padding`` with weights (K, R, C, S: taps kernel row
+    by kernel row; a view), plus bias, with the SIMD lanes ``along`` "positions" or "filters"
     (None: :func:`_layout` chooses; with a stride, always the filters). Kernel rows that
     read only zero rows of the padding are left out, unless a weight is infinite or NaN
     (0 * inf is NaN in the naive sums)."""
@@ -240,18 +240,17 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(
     lanes = lanes_of(x)
     if stride != (1, 1) or (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
         table = tiles(OH, OW, Wp, 1, filter_lanes.tile_shape(K, lanes)[0], R, dh, C * S, *rows, *stride)
-        offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights.shape[1])
+        offset = tap_offsets(C, R, S, Hp, Wp, dh, dw, weights[0].size)
         filter_lanes.correlate(x, weights, bias, y, offset, table, ph, pw)
         return
-    wt, bt = tiled(weights, bias, TILE_FILTERS, 1)
+    wt, bt = tiled(weights.reshape(K, -1), bias, TILE_FILTERS, 1)
     table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, C * S, *rows)
     _correlate(x, wt, bt, tap_offsets(C, R, S, Hp, Wp, dh, dw, wt.shape[1]), table, y, ph, pw)
 
 
 def forward(x, w, b, y, g, along=None):
     """Write conv2d(x, w, b) into y (geometry g); b is an array."""
-    correlate(x, w.transpose(0, 2, 1, 3).reshape(g.K, -1), b, y, g.R, g.S, g.padding, g.dilation, along,
-              g.stride)
+    correlate(x, w.transpose(0, 2, 1, 3), b, y, g.R, g.S, g.padding, g.dilation, along, g.stride)
 
 
 def input_gradient(dy, w, dx, g, along=None):
@@ -261,24 +260,29 @@ def input_gradient(dy, w, dx, g, along=None):
         phases.input_gradient(dy, w, dx, g)
         return
     (dh, dw), (ph, pw) = g.dilation, g.padding
-    flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3).reshape(g.C, -1)
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3)
     around = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
     correlate(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation, along)
 
 
+def gradient_layout(g, lanes):
+    """The axis that the SIMD lanes of dw run along: :func:`_cheaper_axis` chooses, and
+    with a stride it is always the filters."""
+    if g.stride != (1, 1):
+        return "filters"
+    vectors = position_starts(g.OH, g.OW, g.W + 2 * g.padding[1], lanes)
+    return _cheaper_axis(g.K, filter_lanes.FILTER_VECTORS * lanes, vectors.size * lanes, g.OH * g.OW)
+
+
 def parameter_gradients(dy, x, dw, db, g, along=None):
     """Write dw = dL/dw and db = dL/db into dw and db, with the SIMD lanes ``along``
-    "positions" or "filters" (None: :func:`_cheaper_axis` chooses; with a stride, always
-    the filters)."""
+    "positions" or "filters" (None: :func:`gradient_layout`). Along the positions, the
+    zeros of the unused columns multiply pixels of x: exact for a finite x only."""
     (ph, pw), (dh, dwl) = g.padding, g.dilation
     T = g.C * g.R * g.S
     Wp = g.W + 2 * pw
     lanes = lanes_of(x)
-    vectors = position_starts(g.OH, g.OW, Wp, lanes)
-    width = filter_lanes.FILTER_VECTORS * lanes
-    if g.stride != (1, 1):
-        along = "filters"
-    along = along or _cheaper_axis(g.K, width, vectors.size * lanes, g.OH * g.OW)
+    along = along or gradient_layout(g, lanes)
     taps = padded(T, filter_lanes.TILE_TAPS if along == "filters" else GRADIENT_TAPS)
     offset = tap_offsets(g.C, g.R, g.S, g.H + 2 * ph, Wp, dh, dwl, taps)
     if along == "filters":
@@ -288,7 +292,7 @@ def parameter_gradients(dy, x, dw, db, g, along=None):
     groups = batch_groups(g.N)
     partial = np.empty((groups, padded(g.K, TILE_FILTERS), offset.size), x.dtype)
     bias_partial = np.empty((groups, g.K))
-    _parameter_gradients(x, dy, offset, vectors, partial, bias_partial, ph, pw)
+    _parameter_gradients(x, dy, offset, position_starts(g.OH, g.OW, Wp, lanes), partial, bias_partial, ph, pw)
     total = partial.sum(axis=0)[: g.K, :T]
     dw[...] = total.reshape(g.K, g.R, g.C, g.S).transpose(0, 2, 1, 3)
     db[...] = bias_partial.sum(axis=0)
