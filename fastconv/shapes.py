@@ -90,7 +90,11 @@ def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int
 
 def as_pair(value, name: str, *, minimum: int) -> tuple[int, int]:
     """Turn an int or a pair of ints into a pair, checking that both are >= ``minimum``."""
-    if isinstance(value, (numbers.Integral,)) and not isinstance(value, bool):
+    if type(value) is int:  # the common cases first, without the slower checks below
+        pair = (value, value)
+    elif type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        pair = value
+    elif isinstance(value, (numbers.Integral,)) and not isinstance(value, bool):
         pair = (int(value), int(value))
     elif (
         isinstance(value, (tuple, list))

@@ -86,6 +86,29 @@ def test_idle_threads_sleep_unless_told_otherwise(given):
     assert out.stdout.split() == [given.get("OMP_WAIT_POLICY", "PASSIVE"), given.get("OPENBLAS_THREAD_TIMEOUT", "4")]
 
 
+@pytest.mark.parametrize("given", [{}, {"MALLOC_ARENA_MAX": "2"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}])
+def test_the_command_line_keeps_freed_memory_unless_told_how_to_allocate(given):
+    """`fastconv ...` has glibc's malloc keep freed memory for the next arrays (no page
+    faults on every step), unless the environment sets the allocator; where the C library
+    is not glibc there is nothing to set."""
+    import platform
+
+    code = "import fastconv.cli as c; print(c.keep_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**given, "PATH": ""}, check=True)
+    expected = not given and platform.libc_ver()[0] == "glibc"
+    assert out.stdout.strip() == str(expected)
+
+
+def test_the_command_line_sets_the_allocator_before_running_a_command(monkeypatch, capsys):
+    import fastconv.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append("kept"))
+    assert cli.main(["shapes", "--model", "lenet5"]) == 0
+    assert calls == ["kept"]
+
+
 def test_backend_keyword_beats_the_default(monkeypatch):
     import fastconv.kernels.naive as naive
 

@@ -217,7 +217,7 @@ def filter_major(weights, width):
     wk = np.zeros((-(-K // width), weights[0].size * width), weights.dtype)
     for f in range(wk.shape[0]):
         block = weights[f * width : (f + 1) * width]
-        wk[f].reshape(*taps, width)[..., : block.shape[0]] = np.moveaxis(block, 0, -1)
+        wk[f].reshape(*taps, width)[..., : block.shape[0]] = block.transpose(*range(1, block.ndim), 0)
     return wk
 
 
