@@ -186,8 +186,12 @@ def _correlate(x, wk, b, offset, table, phases, y, ph, pw, sh, sw):
     K = y.shape[1]
     Hp, Wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
     per_tile, width = table.shape[1] - 2, b.size // wk.shape[0]
-    image_size = image_extent(offset, table[:, per_tile - 1].max() + 1, C, Hp, Wp)
-    most_tiles = (phases[:, 1] - phases[:, 0]).max()
+    end, most_tiles = 0, 0  # loops, not array expressions (see image_extent)
+    for v in range(table.shape[0]):
+        end = max(end, table[v, per_tile - 1] + 1)
+    for phase in range(phases.shape[0]):
+        most_tiles = max(most_tiles, phases[phase, 1] - phases[phase, 0])
+    image_size = image_extent(offset, end, C, Hp, Wp)
     for n in prange(N):
         image = flattened_image(x, n, image_size, ph, pw)
         acc = np.empty((most_tiles * per_tile, b.size), x.dtype)
