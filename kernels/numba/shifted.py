@@ -56,11 +56,10 @@ and add up no lanes:
   forward 7.0 -> 5.0-5.3 ms, dx 12.7 -> 6.1-6.4 ms, dw 7.5 -> 5.0 ms against the strided
   loops of :mod:`.direct` (PyTorch 4.9-5.3, 5.6-6.1, 5.1-5.2).
 
-The price is
-what remains of the unused columns of the wide rows (the parts of vectors that hang
-over the end of a row), and filters rounded up to whole tiles. The zeros of the
-padding enter the sums as in the naive kernel where a weight is infinite or NaN (0 *
-inf is NaN); taps added to fill a tile read zeros past the planes, with weight 0.
+The price is what remains of the unused columns of the wide rows (the parts of vectors
+that hang over the end of a row), and filters rounded up to whole tiles. The zeros of
+the padding enter the sums as in the naive kernel where a weight is infinite or NaN (0
+* inf is NaN); taps added to fill a tile read zeros past the planes, with weight 0.
 """
 import functools
 
