@@ -36,8 +36,8 @@ from .simd import lanes_of
 
 
 class Plan(NamedTuple):
-    """How the phases of one shape run: the taps of all phases (their weights' indices
-    kernel row (k, r, s) and their offsets in dy's flattened planes), the tile table, the
+    """How the phases of one shape run: the taps of all phases (the indices (k, r, s) of
+    their weights, and their offsets in dy's flattened planes), the tile table, the
     phases (first and last tile, a, b, rows, columns) and dy's padding."""
 
     k: np.ndarray
@@ -79,6 +79,7 @@ def plan(C, K, H, W, OH, OW, R, S, stride, padding, dilation, lanes):
     qw = padding_for([(pixels_of_phase(b, W, sw), ds) for b, _, ds in columns], OW)
     Hq, Wq = OH + 2 * qh, OW + 2 * qw
     per_tile = filter_lanes.tile_shape(C, lanes)[0]
+    step = dh // math.gcd(sh, dh)  # dy rows between the kernel rows of a phase
     taps, tables, phases = [], [], []
     for a, rs, ds in rows:
         for b, ss, es in columns:
@@ -90,7 +91,6 @@ def plan(C, K, H, W, OH, OW, R, S, stride, padding, dilation, lanes):
             taps += [(k, r, s, k * Hq * Wq + (d + qh) * Wq + e + qw)
                      for r, d in zip(rs, ds) for k in range(K) for s, e in zip(ss, es)]
             top = ds[0] + qh if ds else 0  # dy row of kernel row 0 for pixel row 0
-            step = dh // math.gcd(sh, dh)
             table = tiles(count_h, count_w, Wq, 1, per_tile, len(rs), step, K * len(ss),
                           qh - top, qh + OH - top).copy()
             table[:, per_tile:] += first_tap
