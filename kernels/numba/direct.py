@@ -187,16 +187,16 @@ def _bias_gradient(dy, db):
         db[k] = total
 
 
-def _on_planes(g, channels, dtype) -> bool:
+def _on_planes(g, channels, lanes) -> bool:
     """Whether :mod:`.shifted` computes this pass, whose output has ``channels`` channels
     (K for the forward and dw, C for dx): any stride-1 one, and a strided one where those
     channels fill the tiles of its lanes along the filters (:func:`.filter_lanes.fills_tiles`)."""
-    return g.stride == (1, 1) or filter_lanes.fills_tiles(channels, np.dtype(dtype))
+    return g.stride == (1, 1) or filter_lanes.fills_tiles(channels, lanes)
 
 
 def forward(x, w, b, y, g):
     """Write conv2d(x, w, b) into y (geometry g); b is an array (zeros for no bias)."""
-    if _on_planes(g, g.K, x.dtype):
+    if _on_planes(g, g.K, lanes_of(x)):
         shifted.forward(x, w, b, y, g)
         return
     wt, bt = tiled(w.transpose(0, 2, 3, 1).reshape(g.K, -1), b, DOT_ROWS, LANES)
@@ -206,7 +206,7 @@ def forward(x, w, b, y, g):
 def input_gradient(dy, w, dx, g):
     """Write dx = dL/dx into dx: the correlation of dy, its pixels g.stride apart, with the
     flipped kernel (dx[h, w] collects dy[i, j] from every tap that read x[h, w])."""
-    if _on_planes(g, g.C, dy.dtype):
+    if _on_planes(g, g.C, lanes_of(dy)):
         shifted.input_gradient(dy, w, dx, g)
         return
     (dh, dw), (ph, pw) = g.dilation, g.padding
@@ -218,11 +218,11 @@ def input_gradient(dy, w, dx, g):
 
 def parameter_gradients(dy, x, dw, db, g):
     """Write dw = dL/dw and db = dL/db into dw and db."""
-    if _on_planes(g, g.K, x.dtype) and (shifted.gradient_layout(g, lanes_of(x)) == "filters"
-                                        or np.isfinite(x).all()):
+    along = shifted.gradient_layout(g, lanes_of(x))
+    if _on_planes(g, g.K, lanes_of(x)) and (along == "filters" or np.isfinite(x).all()):
         # Along the positions, only for a finite x: :mod:`.shifted` multiplies the pixels
         # that its unused output columns read by zeros, exact but for 0 * inf = NaN.
-        shifted.parameter_gradients(dy, x, dw, db, g)
+        shifted.parameter_gradients(dy, x, dw, db, g, along)
         return
     T = g.R * g.S * g.C
     partial = np.empty((batch_groups(g.N), padded(g.K, UPDATE_ROWS), padded(T, LANES)), x.dtype)

@@ -51,7 +51,7 @@ import numpy as np
 
 from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent
-from .simd import VECTOR_BYTES, broadcast, fma, lanes_of, load, store, transpose_block
+from .simd import broadcast, fma, lanes_of, load, store, transpose_block
 from .tiles import padded
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
@@ -166,11 +166,10 @@ def tile_shape(K, lanes):
     return TILE_POSITIONS, FILTER_VECTORS
 
 
-def fills_tiles(K, dtype):
+def fills_tiles(K, lanes):
     """Whether K filters fill at least :data:`FILLED` of the filters of the tiles of
-    :func:`tile_shape` (for ``dtype``'s lanes): there, the lanes along the filters beat the
-    strided loops of :mod:`.direct`."""
-    lanes = VECTOR_BYTES // dtype.itemsize
+    :func:`tile_shape`: there, the lanes along the filters beat the strided loops of
+    :mod:`.direct`."""
     return K >= FILLED * padded(K, tile_shape(K, lanes)[1] * lanes)
 
 
