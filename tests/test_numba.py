@@ -8,7 +8,8 @@ tested with every other backend in test_kernels.py and friends).
 * Kernels compile once per dtype, not once per shape.
 * ``algorithm=None`` follows :func:`choose_algorithm`.
 * Both layouts of the stride-1 kernels (SIMD lanes along the positions or along the
-  filters) agree with the naive kernels, whichever one a shape would choose; so do the
+  filters), and dx spread from dy, agree with the naive kernels, whichever one a shape
+  would choose; so do the
   strided convolutions along the filters (dx phase by phase), which the random cases
   of test_kernels.py (K <= 4) never reach.
 """
@@ -102,7 +103,9 @@ def stride_one_layouts(x, w, b, dy, args):
         shifted.input_gradient(dy, w, dx, g, along)
         shifted.parameter_gradients(dy, x, dw, db, g, along)
         outputs += [y, dx, dw, db]
-    return outputs
+    spread = np.full(g.input_shape, np.nan, x.dtype)
+    shifted.input_gradient(dy, w, spread, g, "spread")
+    return outputs + [spread]
 
 
 # Shapes for the stride-1 layouts: K and C beyond one tile of filters (32 float32) and
@@ -119,10 +122,11 @@ STRIDE_ONE_CONFIGS = [
 @pytest.mark.parametrize("config", STRIDE_ONE_CONFIGS + [c for c in CONV_CONFIGS if c["stride"] == (1, 1)])
 @pytest.mark.parametrize("finite", [True, False])
 def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
-    """Each layout, forced, on every stride-1 shape, all four outputs: random values, or
-    weights with inf and NaN (whose products with the padding's zeros are NaN, as in the
-    naive forward; dx multiplies the zeros around dy too, so conv.py sends such weights
-    to im2col)."""
+    """Each layout, forced, on every stride-1 shape, all four outputs, and dx with the
+    products of dy spread: random values, or weights with inf and NaN (whose products
+    with the padding's zeros are NaN, as in the naive forward; dx multiplies the zeros
+    around dy too, so conv.py sends such weights to im2col; spreading dy multiplies no
+    zeros of that padding)."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal(config["x"]).astype(dtype)
     w = rng.standard_normal(config["w"]).astype(dtype)
@@ -134,12 +138,13 @@ def test_both_lane_layouts_agree_with_the_naive_kernel(config, dtype, finite):
     dy = rng.standard_normal(y.shape)
     dx, dw, db = F.conv2d_backward(dy, x.astype(np.float64), w.astype(np.float64), **args, backend="naive")
     outputs = stride_one_layouts(x, w, b, dy, args)
-    for along, (got_y, got_dx, got_dw, got_db) in zip(LAYOUTS, (outputs[:4], outputs[4:])):
+    for along, (got_y, got_dx, got_dw, got_db) in zip(LAYOUTS, (outputs[:4], outputs[4:8])):
         assert_close(got_y, y, dtype, f"forward, lanes along the {along}")
         if finite:
             assert_close(got_dx, dx, dtype, f"dx, lanes along the {along}")
         assert_close(got_dw, dw, dtype, f"dw, lanes along the {along}")
         assert_close(got_db, db, dtype, f"db, lanes along the {along}")
+    assert_close(outputs[8], dx, dtype, "dx, the products of dy spread")  # exact with inf too
 
 
 # Strided shapes whose K and C fill the tiles along the filters (16: narrow tiles, 32 and

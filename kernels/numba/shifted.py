@@ -48,7 +48,10 @@ and add up no lanes:
   of 14 take 16 lanes each. Which one computes fewer products is known from the tile
   tables alone (:func:`_layout`).
 * **dx** is the forward kernel run on dy, padded by the kernel extent minus the
-  padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`.
+  padding, with the flipped kernel (K and C swap roles), as in :mod:`.direct`; or,
+  where that padding costs more products than it saves (no padding of x, lanes along
+  the filters: :func:`_spreads`), each pixel of dy times the weights, spread to the
+  pixels of dx that it fed (:func:`.filter_lanes.spread`).
 * **Strides.** With a stride, the taps' runs of positions are no longer contiguous, so
   the lanes cannot go along the positions; they go along the filters, whose single
   positions can be anywhere (output (i, j) at i*sh*Wp + j*sw): forward and dw as for
@@ -81,6 +84,11 @@ TILE_FILTERS, TILE_VECTORS = 4, 3
 #: was 1.03-1.28x faster where it computed 0.79-0.89 of them, and slower at 0.96
 #: (resnet_3x3).
 FILTER_LANES_WORK = 0.9
+#: dx spreads the products of dy (:func:`.filter_lanes.spread`) where that computes at
+#: most this share of the products of the correlation along the filters: measured (2
+#: threads, same process), spreading was 1.10-1.17x faster on keras_c2 (0.87 of the
+#: products) and on 128 x 64 x 11 x 11 -> 3 x 3 x 64, and 1.5x slower on mnist_c2 (pad 2).
+SPREAD_WORK = 0.9
 #: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
 GRADIENT_TAPS = 3
 
@@ -219,9 +227,30 @@ def _layout(OH, OW, Wp, lanes, K, R, dh, taps_per_row, data_lo, data_hi):
     positions, vectors = filter_lanes.tile_shape(K, lanes)
     table = tiles(OH, OW, Wp, lanes, TILE_VECTORS, R, dh, taps_per_row, data_lo, data_hi)
     single = tiles(OH, OW, Wp, 1, positions, R, dh, taps_per_row, data_lo, data_hi)
-    taps = lambda t: int((t[:, -1] - t[:, -2]).sum())
-    vector_positions = taps(table) * TILE_VECTORS * lanes
-    return _cheaper_axis(K, vectors * lanes, vector_positions, taps(single) * positions)
+    return _cheaper_axis(K, vectors * lanes, _products(table) * lanes, _products(single))
+
+
+def _products(table):
+    """Products per filter (and lane) that the tiles of ``table`` compute: the taps of
+    each tile times its positions (or vectors of positions)."""
+    return int((table[:, -1] - table[:, -2]).sum()) * (table.shape[1] - 2)
+
+
+@functools.lru_cache(maxsize=256)
+def _spreads(g, lanes):
+    """Whether dx of the stride-1 geometry g is computed by :func:`.filter_lanes.spread`:
+    where the lanes go along the filters (:func:`_layout`) and spreading dy computes at
+    most :data:`SPREAD_WORK` of the products of the correlation, whose dy is padded by the
+    kernel extent (convolutions without padding: keras_c2 computes 0.87 of them)."""
+    (dh, _), (ah, aw) = g.dilation, _around(g)
+    Hp, Wp = g.OH + 2 * ah, g.OW + 2 * aw
+    rows = (max(0, ah), min(Hp, ah + g.OH))
+    if _layout(g.H, g.W, Wp, lanes, g.C, g.R, dh, g.K * g.S, *rows) != "filters":
+        return False
+    positions = filter_lanes.tile_shape(g.C, lanes)[0]
+    correlation = _products(tiles(g.H, g.W, Wp, 1, positions, g.R, dh, g.K * g.S, *rows))
+    spread = _products(filter_lanes.spread_tiles(g.OH, g.OW, g.K, lanes, g.C)) * g.R * g.S
+    return spread <= SPREAD_WORK * correlation
 
 
 def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(1, 1)):
@@ -254,14 +283,24 @@ def forward(x, w, b, y, g, along=None):
 
 def input_gradient(dy, w, dx, g, along=None):
     """Write dx = dL/dx into dx: dy, padded by the kernel extent minus the padding,
-    correlated with the flipped kernel; with a stride, phase by phase (:mod:`.phases`)."""
+    correlated with the flipped kernel, with the lanes ``along`` "positions" or "filters";
+    or, ``along="spread"``, each pixel of dy times the weights spread to the pixels of dx
+    it fed (:func:`.filter_lanes.spread`). None: :func:`_spreads` and :func:`_layout`
+    choose. With a stride, phase by phase (:mod:`.phases`)."""
     if g.stride != (1, 1):
         phases.input_gradient(dy, w, dx, g)
         return
-    (dh, dw), (ph, pw) = g.dilation, g.padding
+    if along == "spread" or (along is None and _spreads(g, lanes_of(dy))):
+        filter_lanes.spread(dy, w, dx, g)
+        return
     flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3)
-    around = ((g.R - 1) * dh - ph, (g.S - 1) * dw - pw)
-    correlate(dy, flipped, 0.0, dx, g.R, g.S, around, g.dilation, along)
+    correlate(dy, flipped, 0.0, dx, g.R, g.S, _around(g), g.dilation, along)
+
+
+def _around(g):
+    """The padding of dy whose correlation with the flipped kernel is dx (stride 1): the
+    kernel extent minus the padding of x (negative: dy is cropped)."""
+    return (g.R - 1) * g.dilation[0] - g.padding[0], (g.S - 1) * g.dilation[1] - g.padding[1]
 
 
 def gradient_layout(g, lanes):
