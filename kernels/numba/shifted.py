@@ -85,9 +85,12 @@ TILE_FILTERS, TILE_VECTORS = 4, 3
 #: (resnet_3x3).
 FILTER_LANES_WORK = 0.9
 #: dx spreads the products of dy (:func:`.filter_lanes.spread`) where that computes at
-#: most this share of the products of the correlation along the filters: measured (2
-#: threads, same process), spreading was 1.10-1.17x faster on keras_c2 (0.87 of the
-#: products) and on 128 x 64 x 11 x 11 -> 3 x 3 x 64, and 1.5x slower on mnist_c2 (pad 2).
+#: most this share of the products of the correlation along the filters. Measured (2
+#: threads, same process, float32, against that correlation), where it does: keras_c2
+#: (0.87 of the products) 1.10x faster, 128x64x11x11 -> 3x3x64 1.17x, 32x32x16x16 ->
+#: 5x5x64 1.19x, 32x32x28x28 -> 7x7x32 as fast (49 shifted additions of a 100 KB
+#: buffer); where it does not: mnist_c2 (pad 2) 1.5x slower, 64x16x20x20 -> 5x5x16 1.5x,
+#: 8x32x56x56 -> 3x3x64 1.15x.
 SPREAD_WORK = 0.9
 #: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
 GRADIENT_TAPS = 3
