@@ -167,10 +167,10 @@ STRIDED_CONFIGS = [
 @pytest.mark.parametrize("config", STRIDED_CONFIGS)
 def test_strided_convolutions_along_the_filters_agree_with_the_naive_kernel(config, dtype):
     """numba:direct on strided shapes that it sends (in part) to the lanes along the
-    filters: y, dx (phase by phase), dw and db in poisoned buffers, against naive float64
-    sums."""
+    filters: y, dx (phase by phase, or spread from dy for a 1x1 kernel), dw and db in
+    poisoned buffers, against naive float64 sums; and dx spread from dy, forced."""
     from fastconv.buffers import poisoned
-    from fastconv.kernels.numba import direct
+    from fastconv.kernels.numba import direct, shifted
 
     rng = np.random.default_rng(5)
     x64, w64 = rng.standard_normal(config["x"]), rng.standard_normal(config["w"])
@@ -189,6 +189,9 @@ def test_strided_convolutions_along_the_filters_agree_with_the_naive_kernel(conf
     assert_close(got_y, y, dtype, "forward")
     for name, actual, wanted in zip(("dx", "dw", "db"), got, expected):
         assert_close(actual, wanted, dtype, name)
+    spread = np.full(g.input_shape, np.nan, dtype)
+    shifted.input_gradient(dy, w, spread, g, "spread")
+    assert_close(spread, expected[0], dtype, "dx, the products of dy spread")
     if config["x"][2] == 1:
         assert not expected[0].any()
 

@@ -37,7 +37,7 @@ every output position can be used, in any order:
   taps leaves out the output rows whose products with it are all padding, 0 * dy
   (:func:`position_spans`), for the images whose dy is finite (mnist_c2: 1.07x faster).
 
-* **dx, spread from dy** (:func:`spread`), where dy is not padded to a correlation: the
+* **dx, spread from dy** (:func:`spread`), for layers without padding: the
   correlation of dy padded by the kernel extent multiplies the weights by that
   padding's zeros (keras_c2: 1.2x the products that count, after the zero rows are
   left out). Instead, for each tap (r, s), the 1x1 correlation of dy with the weights
@@ -47,7 +47,10 @@ every output position can be used, in any order:
   pass of vector adds per tap (1.5% of the multiply-adds). Measured (2 threads, same
   process): keras_c2's dx 3.63 -> 3.31 ms (PyTorch 3.46). Where x is padded, its
   products that land in the padding are dropped; there the correlation, which leaves
-  out kernel rows, computes fewer products (mnist_c2: spreading was 1.5x slower).
+  out kernel rows, computes fewer products (mnist_c2: spreading was 1.5x slower). With
+  a stride, the pixels of dy land sh and sw apart; a 1x1 kernel spreads (ResNet's
+  1x1 stride-2 shortcut 8x64x56x56 -> 128: 1.26-1.29 -> 0.77-0.82 ms against
+  :mod:`.phases`).
 
 Measured against :mod:`.shifted` (float32, 2 threads, same process, alternating): 1.03-
 1.13x faster on mnist_c2 forward and 1.28x on its dw, 1.04-1.11x on keras_c2 forward
@@ -65,6 +68,7 @@ from .jit import batch_groups, conv_kernel, helper, prange
 from .planes import flatten_planes, flattened_image, image_extent, tap_offsets, tiles
 from .simd import broadcast, fma, lanes_of, load, store, transpose_block
 from .tiles import padded
+from .windows import valid_outputs
 
 #: Output positions in one :func:`filter_tile`; it covers FILTER_VECTORS * lanes filters.
 TILE_POSITIONS, FILTER_VECTORS = 3, 4
@@ -258,23 +262,25 @@ def correlate(x, weights, bias, y, offset, table, ph, pw, phases=None, steps=(1,
 
 
 @helper
-def add_shifted(acc, total, OH, OW, H, W, a, c):
-    """total[(i + a)*W + j + c] += acc[i*OW + j] (rows of numbers) for the positions (i, j)
-    of an OH x OW grid whose shifted places (i + a, j + c) lie inside H x W."""
-    for i in range(max(0, -a), min(OH, H - a)):
-        for j in range(max(0, -c), min(OW, W - c)):
-            source, target = acc[i * OW + j], total[(i + a) * W + j + c]
+def add_shifted(acc, total, OH, OW, H, W, a, c, sh, sw):
+    """total[(i*sh + a)*W + j*sw + c] += acc[i*OW + j] (rows of numbers) for the positions
+    (i, j) of an OH x OW grid whose places (i*sh + a, j*sw + c) lie inside H x W."""
+    i_lo, i_hi = valid_outputs(H, OH, sh, a)
+    j_lo, j_hi = valid_outputs(W, OW, sw, c)
+    for i in range(i_lo, i_hi):
+        for j in range(j_lo, j_hi):
+            source, target = acc[i * OW + j], total[(i * sh + a) * W + j * sw + c]
             for f in range(source.size):
                 target[f] += source[f]
 
 
 @conv_kernel
-def _spread(dy, wk, b, offset, table, dx, S, dh, dw, ph, pw):
+def _spread(dy, wk, b, offset, table, dx, S, sh, sw, dh, dw, ph, pw):
     """dx[n, c, h, w] = sum over the taps t = r*S + s and the pixels (i, j) of dy[n] with
-    (h, w) = (i - ph + r*dh, j - pw + s*dw) of dy[n, k, i, j] * wk[t, c // width, k*width
-    + c % width], summed over k: for each tap, the 1x1 correlation of dy[n] with that tap's
-    weights (its K planes are the taps at ``offset``, its positions the tiles of
-    ``table``; b is zeros), added to dx[n] shifted by the tap."""
+    (h, w) = (i*sh - ph + r*dh, j*sw - pw + s*dw) of dy[n, k, i, j] * wk[t, c // width,
+    k*width + c % width], summed over k: for each tap, the 1x1 correlation of dy[n] with
+    that tap's weights (its K planes are the taps at ``offset``, its positions the tiles
+    of ``table``; b is zeros), added to the pixels of dx[n] that the tap read."""
     N, K, OH, OW = dy.shape
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
     per_tile, width = table.shape[1] - 2, b.size // wk.shape[1]
@@ -290,7 +296,7 @@ def _spread(dy, wk, b, offset, table, dx, S, dh, dw, ph, pw):
             for f in range(0, b.size, width):
                 for v in range(table.shape[0]):
                     any_tile(image, offset, wk[t], b, f, width, table[v], acc, v * per_tile)
-            add_shifted(acc, total, OH, OW, H, W, (t // S) * dh - ph, (t % S) * dw - pw)
+            add_shifted(acc, total, OH, OW, H, W, (t // S) * dh - ph, (t % S) * dw - pw, sh, sw)
         transpose(total, dx[n].reshape(C, H * W), H * W, C)
 
 
@@ -301,7 +307,7 @@ def spread_tiles(OH, OW, K, lanes, C):
 
 
 def spread(dy, w, dx, g):
-    """Write dx = dL/dx of a stride-1 convolution (geometry g) into dx: each pixel of dy
+    """Write dx = dL/dx of a convolution (geometry g) into dx: each pixel of dy
     times the weights of a tap, added to the pixel of dx that the tap read; the products
     that would land in the padding are dropped (:func:`_spread`). Unlike the correlation
     of dy padded by the kernel extent, no product multiplies a zero of that padding."""
@@ -310,7 +316,8 @@ def spread(dy, w, dx, g):
     wk = np.stack([filter_major(w[:, :, r, s].T, width) for r in range(g.R) for s in range(g.S)])
     b = np.zeros(wk.shape[1] * width, dy.dtype)
     offset = tap_offsets(g.K, 1, 1, g.OH, g.OW, 1, 1, g.K)
-    _spread(dy, wk, b, offset, spread_tiles(g.OH, g.OW, g.K, lanes, g.C), dx, g.S, *g.dilation, *g.padding)
+    _spread(dy, wk, b, offset, spread_tiles(g.OH, g.OW, g.K, lanes, g.C), dx, g.S, *g.stride, *g.dilation,
+            *g.padding)
 
 
 @helper

@@ -55,7 +55,8 @@ and add up no lanes:
 * **Strides.** With a stride, the taps' runs of positions are no longer contiguous, so
   the lanes cannot go along the positions; they go along the filters, whose single
   positions can be anywhere (output (i, j) at i*sh*Wp + j*sw): forward and dw as for
-  stride 1, dx phase by phase (:mod:`.phases`). resnet_s2 (2 threads, same process):
+  stride 1, dx phase by phase (:mod:`.phases`), or spread from dy for a 1x1 kernel
+  (:func:`.filter_lanes.spread`). resnet_s2 (2 threads, same process):
   forward 7.0 -> 5.0-5.3 ms, dx 12.7 -> 6.1-6.4 ms, dw 7.5 -> 5.0 ms against the strided
   loops of :mod:`.direct` (PyTorch 4.9-5.3, 5.6-6.1, 5.1-5.2).
 
@@ -90,7 +91,13 @@ FILTER_LANES_WORK = 0.9
 #: (0.87 of the products) 1.10x faster, 128x64x11x11 -> 3x3x64 1.17x, 32x32x16x16 ->
 #: 5x5x64 1.19x, 32x32x28x28 -> 7x7x32 as fast (49 shifted additions of a 100 KB
 #: buffer); where it does not: mnist_c2 (pad 2) 1.5x slower, 64x16x20x20 -> 5x5x16 1.5x,
-#: 8x32x56x56 -> 3x3x64 1.15x.
+#: 8x32x56x56 -> 3x3x64 1.15x. With a stride, 1x1 kernels spread (one tap: phase by
+#: phase, all phases but one hold no tap, and the one that does writes every sh-th pixel
+#: one by one): 8x64x56x56 -> 128, stride 2, 1.58x faster; 8x256x56x56 -> 512 1.19x;
+#: 8x512x28x28 -> 1024 1.15x; 16x32x32x32 -> 64 1.52x; 16x64x30x30 -> 64, stride 3,
+#: 3.1x. Larger strided kernels did not follow the products: resnet_s2 1.04x faster,
+#: but 5x5 and 7x7 stride 2 with padding 1.3x and 1.7x slower, with 1.03-1.04x the
+#: products.
 SPREAD_WORK = 0.9
 #: Taps in one :func:`gradient_tile` (of TILE_FILTERS filters).
 GRADIENT_TAPS = 3
@@ -288,16 +295,18 @@ def input_gradient(dy, w, dx, g, along=None):
     """Write dx = dL/dx into dx: dy, padded by the kernel extent minus the padding,
     correlated with the flipped kernel, with the lanes ``along`` "positions" or "filters";
     or, ``along="spread"``, each pixel of dy times the weights spread to the pixels of dx
-    it fed (:func:`.filter_lanes.spread`). None: :func:`_spreads` and :func:`_layout`
-    choose. With a stride, phase by phase (:mod:`.phases`)."""
-    if g.stride != (1, 1):
-        phases.input_gradient(dy, w, dx, g)
-        return
-    if along == "spread" or (along is None and _spreads(g, lanes_of(dy))):
+    it fed (:func:`.filter_lanes.spread`). None chooses: with a stride, spreading for a
+    1x1 kernel (one tap, measured 1.15-3x faster) and phase by phase (:mod:`.phases`)
+    for others; with stride 1, :func:`_spreads`, then :func:`_layout`."""
+    strided = g.stride != (1, 1)
+    spreads = (g.R, g.S) == (1, 1) if strided else _spreads(g, lanes_of(dy))
+    if along == "spread" or (along is None and spreads):
         filter_lanes.spread(dy, w, dx, g)
-        return
-    flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3)
-    correlate(dy, flipped, 0.0, dx, g.R, g.S, _around(g), g.dilation, along)
+    elif strided:
+        phases.input_gradient(dy, w, dx, g)
+    else:
+        flipped = w[:, :, ::-1, ::-1].transpose(1, 2, 0, 3)
+        correlate(dy, flipped, 0.0, dx, g.R, g.S, _around(g), g.dilation, along)
 
 
 def _around(g):
