@@ -9,9 +9,8 @@ tested with every other backend in test_kernels.py and friends).
 * ``algorithm=None`` follows :func:`choose_algorithm`.
 * Both layouts of the stride-1 kernels (SIMD lanes along the positions or along the
   filters), and dx spread from dy, agree with the naive kernels, whichever one a shape
-  would choose; so do the
-  strided convolutions along the filters (dx phase by phase), which the random cases
-  of test_kernels.py (K <= 4) never reach.
+  would choose; so do the strided convolutions along the filters (dx phase by phase, or
+  spread), which the random cases of test_kernels.py (K <= 4) never reach.
 """
 import os
 import subprocess

@@ -253,14 +253,19 @@ def _spreads(g, lanes):
     most :data:`SPREAD_WORK` of the products of the correlation, whose dy is padded by the
     kernel extent (convolutions without padding: keras_c2 computes 0.87 of them)."""
     (dh, _), (ah, aw) = g.dilation, _around(g)
-    Hp, Wp = g.OH + 2 * ah, g.OW + 2 * aw
-    rows = (max(0, ah), min(Hp, ah + g.OH))
+    Wp, rows = g.OW + 2 * aw, _pixel_rows(g.OH, ah)
     if _layout(g.H, g.W, Wp, lanes, g.C, g.R, dh, g.K * g.S, *rows) != "filters":
         return False
     positions = filter_lanes.tile_shape(g.C, lanes)[0]
     correlation = _products(tiles(g.H, g.W, Wp, 1, positions, g.R, dh, g.K * g.S, *rows))
     spread = _products(filter_lanes.spread_tiles(g.OH, g.OW, g.K, lanes, g.C)) * g.R * g.S
     return spread <= SPREAD_WORK * correlation
+
+
+def _pixel_rows(H, ph):
+    """The rows [lo, hi) of an image of H rows padded by ph on each side (cropped where ph
+    is negative) that hold its pixels."""
+    return max(0, ph), min(H + 2 * ph, ph + H)
 
 
 def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(1, 1)):
@@ -274,7 +279,7 @@ def correlate(x, weights, bias, y, R, S, padding, dilation, along=None, stride=(
     K, OH, OW = y.shape[1:]
     Hp, Wp = H + 2 * ph, W + 2 * pw
     # the image rows that count: those holding pixels, or all of them
-    rows = (max(0, ph), min(Hp, ph + H)) if np.isfinite(weights).all() else (0, Hp)
+    rows = _pixel_rows(H, ph) if np.isfinite(weights).all() else (0, Hp)
     lanes = lanes_of(x)
     if stride != (1, 1) or (along or _layout(OH, OW, Wp, lanes, K, R, dh, C * S, *rows)) == "filters":
         table = tiles(OH, OW, Wp, 1, filter_lanes.tile_shape(K, lanes)[0], R, dh, C * S, *rows, *stride)
@@ -299,8 +304,9 @@ def input_gradient(dy, w, dx, g, along=None):
     1x1 kernel (one tap, measured 1.15-3x faster) and phase by phase (:mod:`.phases`)
     for others; with stride 1, :func:`_spreads`, then :func:`_layout`."""
     strided = g.stride != (1, 1)
-    spreads = (g.R, g.S) == (1, 1) if strided else _spreads(g, lanes_of(dy))
-    if along == "spread" or (along is None and spreads):
+    if along is None and ((g.R, g.S) == (1, 1) if strided else _spreads(g, lanes_of(dy))):
+        along = "spread"
+    if along == "spread":
         filter_lanes.spread(dy, w, dx, g)
     elif strided:
         phases.input_gradient(dy, w, dx, g)
