@@ -8,10 +8,17 @@ accelerated kernels (NumPy im2col, Numba, Cython, CUDA) behind one NumPy API::
 """
 import os
 
-# The OpenMP threads of the Numba and Cython kernels spin after each parallel loop by
-# default, taking the cores from the BLAS threads of the matrix products that follow
-# (numba:im2col ran 2x slower on 2 cores): let them sleep instead, unless told otherwise.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The OpenMP threads of the Numba and Cython kernels wait for the next parallel loop by
+# spinning on their core, then sleep. Left to spin for long, they took the cores from the
+# BLAS threads of the products that follow (numba:im2col ran 2x slower on 2 cores); made
+# to sleep at once, every kernel paid 35-60 us to wake them. So GNU OpenMP (read when it
+# loads) spins 10000 rounds, 0.1-0.5 ms here: longer than a layer's Python between two
+# kernels. PyTorch loads the same runtime (libgomp.so.1) and runs as fast with this as
+# with its own defaults, while sleeping at once made its kernels up to 1.8x slower
+# (LeNet's conv2, max-pool backward): a handicap in any comparison made in one process.
+# An environment that says how OpenMP threads should wait decides instead.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 # OpenBLAS's threads, likewise, spin for 2**28 cycles (about 0.1 s) after each product,
 # and so take a core from every kernel that runs within that time: a Numba kernel right
 # after a numba:im2col product ran 2x slower on 2 cores (resnet_3x3 forward 19 ms

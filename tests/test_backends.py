@@ -76,14 +76,17 @@ def test_environment_variable_sets_the_default():
     assert out.stdout.strip() == "naive"
 
 
-@pytest.mark.parametrize("given", [{}, {"OMP_WAIT_POLICY": "ACTIVE", "OPENBLAS_THREAD_TIMEOUT": "20"}])
-def test_idle_threads_sleep_unless_told_otherwise(given):
-    """Importing fastconv makes idle OpenMP and OpenBLAS threads sleep (so that they
-    leave the cores to each other), but keeps what the environment already says."""
-    code = "import os, fastconv; print(os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+@pytest.mark.parametrize("given", [{}, {"OMP_WAIT_POLICY": "ACTIVE", "OPENBLAS_THREAD_TIMEOUT": "20"},
+                                   {"GOMP_SPINCOUNT": "7"}])
+def test_idle_threads_wait_briefly_unless_told_otherwise(given):
+    """Importing fastconv bounds how long idle OpenMP threads spin and makes OpenBLAS
+    threads sleep (so that they leave the cores to each other), but keeps what the
+    environment already says: a wait policy of its own gets no spin count added."""
+    code = "import os, fastconv; print(os.environ.get('GOMP_SPINCOUNT', '-'), os.environ['OPENBLAS_THREAD_TIMEOUT'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**given, "PATH": ""}, check=True)
-    assert out.stdout.split() == [given.get("OMP_WAIT_POLICY", "PASSIVE"), given.get("OPENBLAS_THREAD_TIMEOUT", "4")]
+    spin = given.get("GOMP_SPINCOUNT", "-" if "OMP_WAIT_POLICY" in given else "10000")
+    assert out.stdout.split() == [spin, given.get("OPENBLAS_THREAD_TIMEOUT", "4")]
 
 
 @pytest.mark.parametrize("given", [{}, {"MALLOC_ARENA_MAX": "2"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}])
