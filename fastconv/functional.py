@@ -20,7 +20,15 @@ import numpy as np
 
 from . import autotune
 from .backends import get_backend, resolve
-from .shapes import check_dy, check_indices, check_same_dtype, conv2d_geometry, is_device_array, pool2d_geometry
+from .shapes import (
+    check_dy,
+    check_index_range,
+    check_indices,
+    check_same_dtype,
+    conv2d_geometry,
+    is_device_array,
+    pool2d_geometry,
+)
 
 __all__ = [
     "conv2d",
@@ -128,18 +136,23 @@ def max_pool2d_backward(dy, x, kernel_size, stride=None, padding=0, *, indices=N
     g = pool2d_geometry(x, kernel_size, stride, padding)
     check_dy(dy, g.output_shape, "max_pool2d")
     check_same_dtype(dy=dy, x=x)
-    if indices is None:
-        _, indices = max_pool2d(x, kernel_size, stride, padding, return_indices=True, backend=backend)
-    else:
+    given = indices is not None
+    if given:
         check_indices(indices, g)
         if isinstance(indices, np.ndarray):
             indices = np.ascontiguousarray(indices, dtype=np.int64)
+    else:
+        _, indices = max_pool2d(x, kernel_size, stride, padding, return_indices=True, backend=backend)
     (dy,) = _contiguous(dy)
 
     def call(spec, images=ALL):
+        kernels = resolve(spec)[0]
+        # dy is scattered to these positions: each must lie in its plane
+        if given and isinstance(indices, np.ndarray) and not getattr(kernels, "CHECKS_INDEX_RANGE", False):
+            check_index_range(indices, g.H * g.W)
         x_shape = (dy[images].shape[0], g.C, g.H, g.W)
-        return resolve(spec)[0].max_pool2d_backward_indices(dy[images], indices[images], x_shape,
-                                                             g.kernel, g.stride, g.padding)
+        return kernels.max_pool2d_backward_indices(dy[images], indices[images], x_shape,
+                                                   g.kernel, g.stride, g.padding)
 
     return _run("max_pool2d_backward_indices", backend, (dy, indices), (g.kernel, g.stride, g.padding), call)
 

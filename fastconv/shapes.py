@@ -155,10 +155,7 @@ def check_dy(dy, expected_shape, what: str):
 
 
 def check_indices(indices, g: PoolGeometry):
-    """Max pooling indices: integers of the output's shape, each a position in an H*W plane.
-
-    On the host the range is checked too, since a kernel scatters dy to these positions.
-    """
+    """Max pooling indices: integers of the output's shape (their range: :func:`check_index_range`)."""
     if not is_array(indices):
         raise TypeError(f"indices must be a NumPy array (or a CUDA device array), got {type(indices).__name__}")
     if np.dtype(indices.dtype).kind not in "iu":
@@ -166,12 +163,15 @@ def check_indices(indices, g: PoolGeometry):
     if tuple(indices.shape) != g.output_shape:
         raise ValueError(f"indices must have the shape of the max_pool2d output {g.output_shape}, "
                          f"got {tuple(indices.shape)}")
-    plane = g.H * g.W
+    return indices
+
+
+def check_index_range(indices, plane: int):
+    """Max pooling indices on the host: each a position in a plane of ``plane`` elements."""
     # one pass: read as unsigned, a negative index is larger than any position
-    if not is_device_array(indices) and indices.size and indices.view(f"u{indices.itemsize}").max() >= plane:
+    if indices.size and indices.view(f"u{indices.itemsize}").max() >= plane:
         raise ValueError(f"indices must be positions h * W + w in an input plane, in [0, {plane}), "
                          f"got values from {indices.min()} to {indices.max()}")
-    return indices
 
 
 def conv2d_geometry(x, w, b=None, stride=1, padding=0, dilation=1) -> ConvGeometry:

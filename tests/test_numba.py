@@ -11,6 +11,8 @@ tested with every other backend in test_kernels.py and friends).
   filters), and dx spread from dy, agree with the naive kernels, whichever one a shape
   would choose; so do the strided convolutions along the filters (dx phase by phase, or
   spread), which the random cases of test_kernels.py (K <= 4) never reach.
+* Max-pool backward zeroes large planes row by row as it scatters, and still sends
+  each dy wherever its index says.
 """
 import os
 import subprocess
@@ -55,6 +57,8 @@ POOL_CONFIGS = [
     dict(x=(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=(1, 1)),
     dict(x=(1, 2, 5, 5), kernel_size=(2, 2), stride=None, padding=(0, 0)),
     dict(x=(1, 1, 4, 7), kernel_size=(3, 3), stride=(2, 3), padding=(1, 0)),
+    # planes larger than pool.ROW_BY_ROW_BYTES: max-pool backward zeroes them row by row
+    dict(x=(1, 2, 70, 66), kernel_size=(3, 3), stride=(2, 2), padding=(1, 1)),
 ]
 
 
@@ -217,6 +221,36 @@ def test_weight_gradient_skips_the_padding_only_where_dy_is_finite(bad, stride):
     assert np.isnan(expected).any() and not np.isnan(expected).all()
     assert_close(np.nan_to_num(dw), np.nan_to_num(expected), np.float64, "dw")
     assert_close(np.nan_to_num(db), np.nan_to_num(expected_db), np.float64, "db")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("row_by_row", [True, False], ids=["row_by_row", "whole_planes"])
+def test_max_pool_backward_scatters_to_any_position_in_the_plane(monkeypatch, dtype, row_by_row):
+    """dx zeroed row by row as the scatter goes (every plane, forced), or whole planes
+    first, agrees with the naive kernel: from the forward's indices, and from positions
+    anywhere in the plane (as PyTorch on the CPU), ahead of the zeroed rows too. A
+    position outside the plane is refused, and nothing is written there."""
+    from fastconv.buffers import poisoned
+    from fastconv.kernels.numba import pool
+    from helpers import random_pool_case
+
+    monkeypatch.setattr(pool, "ROW_BY_ROW_BYTES", 0 if row_by_row else 1 << 40)
+    rng = np.random.default_rng(5)
+    for seed in range(40):
+        case = random_pool_case(rng)
+        args = dict(kernel_size=case["kernel"], stride=case["stride"], padding=case["padding"])
+        x = rng.standard_normal(case["x_shape"]).astype(dtype)
+        y, winners = F.max_pool2d(x, **args, return_indices=True, backend="naive")
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        anywhere = rng.integers(0, x.shape[2] * x.shape[3], size=y.shape)
+        for indices in (winners, anywhere):
+            expected = F.max_pool2d_backward(dy, x, **args, indices=indices, backend="naive")
+            with poisoned():
+                dx = F.max_pool2d_backward(dy, x, **args, indices=indices, backend="numba")
+            assert_close(dx, expected, dtype, f"case {seed}: x {x.shape} {args}")
+        anywhere.flat[-1] = -1
+        with pytest.raises(ValueError, match=r"indices must be positions h \* W \+ w in an input plane"):
+            F.max_pool2d_backward(dy, x, **args, indices=anywhere, backend="numba")
 
 
 def test_lanes_go_along_the_filters_where_rows_waste_them():

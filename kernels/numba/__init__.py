@@ -14,3 +14,8 @@ from .pool import (  # noqa: F401 (the backend contract)
     max_pool2d_forward,
     max_pool2d_forward_indices,
 )
+
+#: max_pool2d_backward_indices checks in its scatter, at no cost, that each index lies
+#: in its plane (and raises as :func:`fastconv.shapes.check_index_range`), so the caller
+#: need not read the indices once more to check them.
+CHECKS_INDEX_RANGE = True
