@@ -217,18 +217,21 @@ def _max_forward_indices(x, y, indices, kh, kw, sh, sw, ph, pw):
 
 @helper
 def scatter_row(grad, gradient, where, limit):
-    """grad[where[j]] += gradient[j] for the positions below ``limit``; whether any was not.
+    """grad[where[j]] += gradient[j] if every position is below ``limit``; whether one
+    was not (and then nothing is written).
 
-    A position is read as unsigned, so a negative one is not below ``limit`` either, and
-    the test is a select, not a branch: a position that fails sends 0 to grad[0].
+    Positions are read as unsigned, so a negative one is not below ``limit`` either.
+    The largest is found first, in one pass that LLVM vectorizes: cheaper than testing
+    each position in the scatter (28 x 28 planes: 0.10 ms instead of 0.12).
     """
-    missed = False
+    top = np.uint64(0)
     for j in range(where.size):
-        at = np.uint64(where[j])
-        ok = at < limit
-        missed |= not ok
-        grad[at if ok else np.uint64(0)] += gradient[j] if ok else 0.0
-    return missed
+        top = max(top, np.uint64(where[j]))
+    if top >= limit:
+        return True
+    for j in range(where.size):
+        grad[np.uint64(where[j])] += gradient[j]
+    return False
 
 
 @pool_kernel
