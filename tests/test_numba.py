@@ -398,9 +398,10 @@ def test_kernels_compile_once_per_dtype_not_per_shape():
 def test_every_kernel_wakes_its_threads_once():
     """A parallel kernel runs one parallel region per call, its ``prange`` loop: Numba
     turns an array expression outside that loop (``offset.max()``) into a parallel
-    region of its own, and each one wakes the sleeping threads again (35-50 us; lenet_c2
-    took 0.24 ms instead of 0.19 on two threads). Cached kernels keep no record of their
-    regions, so each is compiled afresh here, for one signature."""
+    region of its own, and each one forks and joins the threads again (35-50 us where
+    idle threads sleep: lenet_c2 took 0.24 ms instead of 0.19 on two threads). Cached
+    kernels keep no record of their regions, so each is compiled afresh here, for one
+    signature."""
     from fastconv.kernels.numba import direct, filter_lanes, im2col, pool, shifted
 
     run_everything(np.float32)

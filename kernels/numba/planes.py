@@ -40,8 +40,8 @@ def image_extent(offset, end, C, Hp, Wp):
     """Numbers an image buffer must hold: its C planes of Hp x Wp, and every read of the
     taps at ``offset`` from the positions below ``end``. (A loop, not ``offset.max()``:
     in a parallel kernel, an array expression outside the ``prange`` loop runs as a
-    parallel region of its own, one more wake-up of the threads, 45 us of lenet_c2's
-    240 on two threads.)"""
+    parallel region of its own, one more fork and join of the threads: 45 us of
+    lenet_c2's 240 on two threads when idle threads slept at once.)"""
     extent = C * Hp * Wp
     for t in range(offset.size):
         extent = max(extent, offset[t] + end)
